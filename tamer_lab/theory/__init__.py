@@ -1,0 +1,1 @@
+"""Generalization and approximation theory, each result paired with a numerical check."""

@@ -1,0 +1,117 @@
+"""The label-scarcity tour: how much do pre-trained features buy when labels are few?
+
+Three learners on the real task (Rotten Tomatoes, fresh vs rotten, movie-disjoint test split), at
+K labels per class from 4 to all, over seeds:
+
+* ``fine-tune``: the pre-trained encoder fine-tuned end to end (``RECIPES["default"]``);
+* ``linear probe``: a logistic regression on the frozen mean-pooled features;
+* ``from scratch``: the same architecture from a random initialisation (``RECIPES["scratch"]``).
+
+``run_tour()`` returns the grid's ``Results`` (cached per cell, so an interrupted run resumes);
+``tamer-lab tour`` runs it from the command line and writes the figure.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ._runtime import quick_mode
+from .data.text import TextDataset, few_shot, real_task
+from .experiments import Grid, Results
+from .recipes import RECIPES, Recipe, feature_bank, run_finetune, run_probe
+
+__all__ = ["TourSettings", "tour_settings", "run_tour", "tour_data", "METHODS"]
+
+METHODS = ("fine-tune", "linear probe", "from scratch")
+
+
+@dataclass(frozen=True)
+class TourSettings:
+    """What the tour runs. ``full`` is the published setting; ``quick`` the CI-sized one."""
+
+    budgets: tuple = (4, 16, 64, 256, 1024, None)  # labels per class; None = all
+    seeds: tuple = (0, 1, 2)
+    extra_seeds: tuple = (3, 4)  # added for budgets up to ``extra_seeds_max_budget``
+    extra_seeds_max_budget: int = 64
+    test_size: int | None = None  # a fixed stratified subset of the test split (quick mode)
+    finetune: Recipe = RECIPES["default"]
+    scratch: Recipe = RECIPES["scratch"]
+    mode: str = "full"
+
+
+def tour_settings(quick: bool | None = None) -> TourSettings:
+    """The full setting, or the quick one (``TAMER_LAB_QUICK=1``): two budgets, two seeds, 500 test texts."""
+    quick = quick_mode() if quick is None else quick
+    if not quick:
+        return TourSettings()
+    short = dict(min_steps=30, max_steps=40, max_length=48)
+    return TourSettings(budgets=(8, 64), seeds=(0, 1), extra_seeds=(), test_size=500,
+                        finetune=replace(RECIPES["default"], **short), scratch=replace(RECIPES["scratch"], **short),
+                        mode="quick")
+
+
+def _stratified_subset(data: TextDataset, size: int, seed: int = 0) -> TextDataset:
+    rng = np.random.default_rng(seed)
+    frac = size / len(data)
+    idx = []
+    for c in range(data.num_classes):
+        members = np.flatnonzero(data.labels == c)
+        idx += rng.choice(members, int(round(frac * len(members))), replace=False).tolist()
+    return data.subset(sorted(idx))
+
+
+@functools.lru_cache(maxsize=4)
+def tour_data(test_size: int | None = None) -> tuple[TextDataset, TextDataset]:
+    """The train split and the (possibly subsampled) movie-disjoint test split."""
+    train, test = real_task()
+    if test_size is not None and test_size < len(test):
+        test = _stratified_subset(test, test_size)
+    return train, test
+
+
+@functools.lru_cache(maxsize=4)
+def _bank(settings: TourSettings):
+    train, test = tour_data(settings.test_size)
+    if settings.mode == "full":
+        texts = train.texts + test.texts
+    else:  # only the texts the quick cells touch
+        texts = list(test.texts)
+        for b in settings.budgets:
+            for s in settings.seeds:
+                sp = few_shot(train, b, s)
+                texts += sp.train.texts + sp.dev.texts
+    r = settings.finetune
+    return feature_bank(texts, encoder=r.encoder, pooling=r.pooling, max_length=r.max_length, precision=r.precision)
+
+
+def _cell(settings: TourSettings, config: dict) -> dict:
+    train, test = tour_data(settings.test_size)
+    split = few_shot(train, config["budget"], config["seed"])
+    method = config["method"]
+    if method == "linear probe":
+        return run_probe(split, test, _bank(settings))
+    recipe = settings.finetune if method == "fine-tune" else settings.scratch
+    return run_finetune(split, test, recipe, config["seed"], bank=_bank(settings) if recipe.probe_init else None,
+                        progress=False)
+
+
+def run_tour(quick: bool | None = None, *, progress: bool | None = None, recompute: bool = False,
+             settings: TourSettings | None = None) -> Results:
+    """Run (or read from the cache) every cell of the tour and return the results."""
+    settings = settings or tour_settings(quick)
+    params = {"fine-tune": settings.finetune.to_dict(), "linear probe": {"pooling": settings.finetune.pooling},
+              "from scratch": settings.scratch.to_dict()}
+    common = dict(task="rotten_tomatoes", split_seed=0, test_size=settings.test_size, version=1)
+    run = functools.partial(_cell, settings)
+    grids = [Grid("label_scarcity", run, methods=params, budgets=settings.budgets, seeds=settings.seeds,
+                  common=common, progress=progress)]
+    small = [b for b in settings.budgets if b is not None and b <= settings.extra_seeds_max_budget]
+    if settings.extra_seeds and small:
+        grids.append(Grid("label_scarcity", run, methods=params, budgets=small, seeds=settings.extra_seeds,
+                          common=common, progress=progress))
+    records = []
+    for g in grids:
+        records += g.run(recompute=recompute).records
+    return Results(records)
