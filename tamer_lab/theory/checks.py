@@ -71,6 +71,15 @@ class CheckResult:
     figure: str | None = None
     notebook: str = ""
 
+    @property
+    def pass_line(self) -> str:
+        """``PASS <name>`` or ``FAIL <name>``: the same in quick and full mode (for NBVAL_CHECK_OUTPUT)."""
+        return f"{'PASS' if self.passed else 'FAIL'} {self.name}"
+
+    def summary(self) -> str:
+        """One line with the measured and predicted values (these depend on the mode)."""
+        return f"{self.name}: measured {self.measured}; predicted {self.predicted}"
+
 
 _REGISTRY: dict[str, Check] = {}
 
@@ -159,6 +168,18 @@ def run_check(name: str, quick: bool | None = None, *, seed: int = 0) -> CheckRe
             result.figure = None if figure is None else str(figure)
             result.passed = True
     result.seconds = time.perf_counter() - start
+    return result
+
+
+def require(name: str, quick: bool | None = None, *, seed: int = 0) -> CheckResult:
+    """Run one check in a notebook: raise ``CheckFailed`` (measured and predicted in the message) on failure.
+
+    Returns the result, whose ``pass_line`` ("PASS <name>") does not depend on quick or full mode.
+    """
+    result = run_check(name, quick, seed=seed)
+    if not result.passed:
+        raise CheckFailed(f"check {name!r} failed: {result.detail}", measured=result.measured,
+                          predicted=result.predicted)
     return result
 
 
