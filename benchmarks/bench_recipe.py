@@ -15,15 +15,17 @@ import numpy as np
 
 from tamer_lab.data import few_shot, group_split, real_task
 from tamer_lab.experiments import mean_ci
-from tamer_lab.recipes import RECIPES, run_finetune, run_probe
+from tamer_lab.recipes import RECIPES, feature_bank, run_finetune, run_probe
 
+PLAIN = "plain (cls, lr 1e-4, 5 ep, bs 32)"
+DEFAULT = "default"
 CANDIDATES = {
-    "plain (cls, lr 1e-4, 5 ep, bs 32)": RECIPES["plain"],
+    PLAIN: RECIPES["plain"],
     "plain + mean pooling": replace(RECIPES["plain"], pooling="mean"),
-    "mean, >=100 steps, best dev": replace(RECIPES["default"], probe_init=False),
-    "mean, >=100 steps, best dev, lr 1e-4": replace(RECIPES["default"], probe_init=False, lr=1e-4),
-    "default (+ probe-initialised head)": RECIPES["default"],
-    "default, fp32": replace(RECIPES["default"], precision="fp32"),
+    "mean, >=100 steps, best dev (no probe init)": replace(RECIPES["default"], probe_init=False, contrastive_pairs=0),
+    "LP-FT (probe-initialised head)": replace(RECIPES["default"], contrastive_pairs=0),
+    "SetFit (contrastive + probe head only)": replace(RECIPES["default"], end_to_end=False),
+    DEFAULT: RECIPES["default"],
 }
 
 
@@ -35,13 +37,14 @@ def main() -> None:
     train, _ = real_task()
     inner, holdout = group_split(train, test_size=0.2, seed=1)
     print(f"inner train: {inner.describe()}\nholdout:     {holdout.describe()}")
+    bank = feature_bank(inner.texts + holdout.texts)
     rows = {}
     for k in args.k:
         for seed in range(args.seeds):
             split = few_shot(inner, k, seed)
-            rows.setdefault(("linear probe (mean)", k), []).append(run_probe(split, holdout)["test_accuracy"])
+            rows.setdefault(("linear probe (mean)", k), []).append(run_probe(split, holdout, bank)["test_accuracy"])
             for name, recipe in CANDIDATES.items():
-                acc = run_finetune(split, holdout, recipe, seed, progress=False)["test_accuracy"]
+                acc = run_finetune(split, holdout, recipe, seed, bank=bank, progress=False)["test_accuracy"]
                 rows.setdefault((name, k), []).append(acc)
                 print(f"  k={k} seed={seed} {name}: {acc:.3f}", flush=True)
     print(f"\n{'recipe':40s} " + " ".join(f"{'k=' + str(k):>22s}" for k in args.k))
@@ -51,10 +54,10 @@ def main() -> None:
             m, lo, hi = mean_ci(rows[(name, k)])
             cells.append(f"{m:.3f} [{lo:.3f}, {hi:.3f}]")
         print(f"{name:40s} " + " ".join(f"{c:>22s}" for c in cells))
-    base = "plain (cls, lr 1e-4, 5 ep, bs 32)"
     for k in args.k:
-        gain = np.mean(rows[("default (+ probe-initialised head)", k)]) - np.mean(rows[(base, k)])
-        print(f"gain of the default recipe over plain at k={k}: {gain:+.3f}")
+        d = np.mean(rows[(DEFAULT, k)])
+        print(f"k={k}: default - plain = {d - np.mean(rows[(PLAIN, k)]):+.3f}, "
+              f"default - probe = {d - np.mean(rows[('linear probe (mean)', k)]):+.3f}")
 
 
 if __name__ == "__main__":

@@ -39,12 +39,12 @@ def _tour(args) -> int:
 
     from .tour import run_tour, tour_data, tour_settings
 
-    settings = tour_settings(args.quick or None)
+    settings = tour_settings()
     train, test = tour_data(settings.test_size)
     print(f"label-scarcity tour ({settings.mode} mode): Rotten Tomatoes, fresh vs rotten, movie-disjoint split")
     print(f"  train: {train.describe()}\n  test:  {test.describe()}")
     start = time.perf_counter()
-    results = run_tour(args.quick or None, progress=None if not args.quiet else False, recompute=args.recompute)
+    results = run_tour(settings=settings, progress=None if not args.quiet else False, recompute=args.recompute)
     print(f"\ntest accuracy, mean ± 95% t-interval half-width over seeds ({time.perf_counter() - start:.0f} s):\n")
     print(results.to_markdown())
     out = Path(args.out)
@@ -63,8 +63,7 @@ def _validate(args) -> int:
     from .theory import checks
 
     checks.load_all()
-    quick = True if args.quick else None
-    results = checks.run_all(quick, names=args.only or None, progress=progress_enabled() and not args.quiet)
+    results = checks.run_all(None, names=args.only or None, progress=progress_enabled() and not args.quiet)
     print(checks.format_table(results))
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
@@ -96,6 +95,8 @@ def main(argv=None) -> int:
     v.add_argument("--quiet", action="store_true", help="no progress bars")
     v.set_defaults(fn=_validate)
     args = parser.parse_args(argv)
+    if getattr(args, "quick", False):
+        os.environ["TAMER_LAB_QUICK"] = "1"  # everything in this process runs CI-sized, progress bars off
     try:
         return args.fn(args)
     except (ValueError, OSError, RuntimeError) as exc:

@@ -36,11 +36,11 @@ class Recipe:
     """
 
     pooling: str = "mean"
-    lr: float = 5e-5
+    lr: float = 2e-5
     head_lr: float | None = None
     epochs: int = 10
     min_steps: int = 100
-    max_steps: int | None = 400
+    max_steps: int | None = 200
     batch_size: int = 16
     warmup: float = 0.1
     weight_decay: float = 0.01
@@ -50,8 +50,8 @@ class Recipe:
     precision: str = "auto"
     pretrained: bool = True
     encoder: str = DEFAULT_ENCODER
-    contrastive_pairs: int = 0
-    contrastive_max_pairs: int = 2000
+    contrastive_pairs: int = 20
+    contrastive_max_pairs: int = 640
     contrastive_lr: float = 2e-5
     end_to_end: bool = True
 
@@ -65,13 +65,26 @@ class Recipe:
         return asdict(self)
 
 
+PROBE_INIT_MAX = 1024
+
 RECIPES: dict[str, Recipe] = {
     # plain AutoModelForSequenceClassification-style fine-tuning: [CLS], lr 1e-4, 5 epochs, batch 32
     "plain": Recipe(pooling="cls", lr=1e-4, epochs=5, min_steps=0, max_steps=None, batch_size=32,
-                    probe_init=False, restore_best=False),
+                    probe_init=False, restore_best=False, contrastive_pairs=0),
+    # SetFit's contrastive stage, then a probe-initialised head, then end-to-end fine-tuning (LP-FT)
     "default": Recipe(),
-    "scratch": Recipe(pretrained=False, probe_init=False, lr=1e-4),
+    # the same architecture from a random initialisation: no probe, no contrastive stage, a larger lr
+    "scratch": Recipe(pretrained=False, probe_init=False, contrastive_pairs=0, lr=1e-4),
 }
+
+
+def _head(data, n: int):
+    """The first ``n`` items of a tokenized dataset (training accuracy on a large set is estimated on these)."""
+    if len(data) <= n:
+        return data
+    from .data.batching import DictDataset
+
+    return DictDataset(**{k: v[:n] for k, v in data.columns.items()})
 
 
 def run_finetune(split: FewShotSplit, test: TextDataset, recipe: Recipe, seed: int, *,
@@ -93,13 +106,14 @@ def run_finetune(split: FewShotSplit, test: TextDataset, recipe: Recipe, seed: i
                                       max_pairs=recipe.contrastive_max_pairs, seed=seed, lr=recipe.contrastive_lr,
                                       precision=recipe.precision, progress=progress).steps
         bank = None  # the encoder changed: frozen features must be recomputed
-    if recipe.probe_init:
+    if recipe.probe_init:  # on at most PROBE_INIT_MAX labelled texts: a head to start from, not the final word
+        ptrain, pdev = (d.subset(range(min(len(d), PROBE_INIT_MAX))) for d in (split.train, split.dev))
         if bank is not None:
-            ftr, fdev = bank.get(split.train.texts), bank.get(split.dev.texts)
+            ftr, fdev = bank.get(ptrain.texts), bank.get(pdev.texts)
         else:
             ftr, fdev = (extract_features(model, tok, d.texts, max_length=recipe.max_length, precision=recipe.precision)
-                         for d in (split.train, split.dev))
-        init_head(model, fit_probe(ftr, split.train.labels, fdev, split.dev.labels))
+                         for d in (ptrain, pdev))
+        init_head(model, fit_probe(ftr, ptrain.labels, fdev, pdev.labels))
     best_dev = None
     if recipe.end_to_end:
         fit = finetune(model, train, dev if len(dev) else None, config=recipe.train_config(seed, progress=progress))
@@ -107,7 +121,7 @@ def run_finetune(split: FewShotSplit, test: TextDataset, recipe: Recipe, seed: i
     elif not recipe.probe_init:
         raise ValueError("a recipe with end_to_end=False needs probe_init=True (otherwise the head is untrained)")
     test_m = evaluate(model, test_data, precision=recipe.precision)
-    train_m = evaluate(model, train, precision=recipe.precision)
+    train_m = evaluate(model, _head(train, 512), precision=recipe.precision)
     return dict(test_accuracy=test_m["accuracy"], test_loss=test_m["loss"], train_accuracy=train_m["accuracy"],
                 dev_accuracy=best_dev, steps=steps,
                 n_train=len(split.train), n_dev=len(split.dev), n_test=len(test), wall_time=time.perf_counter() - start)

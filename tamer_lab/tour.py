@@ -31,10 +31,9 @@ METHODS = ("fine-tune", "linear probe", "from scratch")
 class TourSettings:
     """What the tour runs. ``full`` is the published setting; ``quick`` the CI-sized one."""
 
-    budgets: tuple = (4, 16, 64, 256, 1024, None)  # labels per class; None = all
+    budgets: tuple = (4, 16, 32, 64, 256, 1024, None)  # labels per class; None = all
     seeds: tuple = (0, 1, 2)
-    extra_seeds: tuple = (3, 4)  # added for budgets up to ``extra_seeds_max_budget``
-    extra_seeds_max_budget: int = 64
+    scratch_budgets: tuple | None = (4, 16, 64, 256, 1024, None)  # None: every budget
     test_size: int | None = None  # a fixed stratified subset of the test split (quick mode)
     finetune: Recipe = RECIPES["default"]
     scratch: Recipe = RECIPES["scratch"]
@@ -42,14 +41,14 @@ class TourSettings:
 
 
 def tour_settings(quick: bool | None = None) -> TourSettings:
-    """The full setting, or the quick one (``TAMER_LAB_QUICK=1``): two budgets, two seeds, 500 test texts."""
+    """The full setting, or the quick one (``TAMER_LAB_QUICK=1``): two budgets, two seeds, 400 test texts."""
     quick = quick_mode() if quick is None else quick
     if not quick:
         return TourSettings()
-    short = dict(min_steps=30, max_steps=40, max_length=48)
-    return TourSettings(budgets=(8, 64), seeds=(0, 1), extra_seeds=(), test_size=500,
-                        finetune=replace(RECIPES["default"], **short), scratch=replace(RECIPES["scratch"], **short),
-                        mode="quick")
+    short = dict(min_steps=15, max_steps=20, max_length=48)
+    return TourSettings(budgets=(8, 64), seeds=(0, 1), test_size=400, scratch_budgets=None,
+                        finetune=replace(RECIPES["default"], contrastive_pairs=2, contrastive_max_pairs=64, **short),
+                        scratch=replace(RECIPES["scratch"], **short), mode="quick")
 
 
 def _stratified_subset(data: TextDataset, size: int, seed: int = 0) -> TextDataset:
@@ -80,15 +79,25 @@ def _bank(settings: TourSettings):
         texts = list(test.texts)
         for b in settings.budgets:
             for s in settings.seeds:
-                sp = few_shot(train, b, s)
+                sp = tour_split(train, b, s)
                 texts += sp.train.texts + sp.dev.texts
     r = settings.finetune
     return feature_bank(texts, encoder=r.encoder, pooling=r.pooling, max_length=r.max_length, precision=r.precision)
 
 
+DEV_MAX_PER_CLASS = 256
+
+
+def tour_split(train: TextDataset, budget, seed: int):
+    """The tour's few-label split: K labels per class and a dev set of min(K, 256) per class (5% of train for all)."""
+    if budget is None:
+        return few_shot(train, None, seed, dev_fraction=0.05)
+    return few_shot(train, budget, seed, dev_k=min(budget, DEV_MAX_PER_CLASS))
+
+
 def _cell(settings: TourSettings, config: dict) -> dict:
     train, test = tour_data(settings.test_size)
-    split = few_shot(train, config["budget"], config["seed"])
+    split = tour_split(train, config["budget"], config["seed"])
     method = config["method"]
     if method == "linear probe":
         return run_probe(split, test, _bank(settings))
@@ -97,19 +106,30 @@ def _cell(settings: TourSettings, config: dict) -> dict:
                         progress=False)
 
 
+def _budget_groups(settings: TourSettings, params: dict) -> list[tuple[list, dict]]:
+    """Budgets with every method, and budgets without ``from scratch`` (where it is not run)."""
+    if settings.scratch_budgets is None:
+        return [(list(settings.budgets), params)]
+    every = [b for b in settings.budgets if b in settings.scratch_budgets]
+    rest = [b for b in settings.budgets if b not in settings.scratch_budgets]
+    groups = [(every, params)] if every else []
+    if rest:
+        groups.append((rest, {k: v for k, v in params.items() if k != "from scratch"}))
+    return groups
+
+
 def run_tour(quick: bool | None = None, *, progress: bool | None = None, recompute: bool = False,
              settings: TourSettings | None = None) -> Results:
     """Run (or read from the cache) every cell of the tour and return the results."""
     settings = settings or tour_settings(quick)
     params = {"fine-tune": settings.finetune.to_dict(), "linear probe": {"pooling": settings.finetune.pooling},
               "from scratch": settings.scratch.to_dict()}
-    common = dict(task="rotten_tomatoes", split_seed=0, test_size=settings.test_size, version=1)
+    common = dict(task="rotten_tomatoes", split_seed=0, test_size=settings.test_size, version=1,
+                  dev=f"min(K, {DEV_MAX_PER_CLASS}) per class; 5% of train for all labels")
     run = functools.partial(_cell, settings)
-    grids = [Grid("label_scarcity", run, methods=params, budgets=settings.budgets, seeds=settings.seeds,
-                  common=common, progress=progress)]
-    small = [b for b in settings.budgets if b is not None and b <= settings.extra_seeds_max_budget]
-    if settings.extra_seeds and small:
-        grids.append(Grid("label_scarcity", run, methods=params, budgets=small, seeds=settings.extra_seeds,
+    grids = []
+    for budgets, methods in _budget_groups(settings, params):
+        grids.append(Grid("label_scarcity", run, methods=methods, budgets=budgets, seeds=settings.seeds,
                           common=common, progress=progress))
     records = []
     for g in grids:
