@@ -22,7 +22,6 @@ DEFAULT = "default"
 CANDIDATES = {
     PLAIN: RECIPES["plain"],
     "plain + mean pooling": replace(RECIPES["plain"], pooling="mean"),
-    "mean, >=100 steps, best dev (no probe init)": replace(RECIPES["default"], probe_init=False, contrastive_pairs=0),
     "LP-FT (probe-initialised head)": replace(RECIPES["default"], contrastive_pairs=0),
     "SetFit (contrastive + probe head only)": replace(RECIPES["default"], end_to_end=False),
     DEFAULT: RECIPES["default"],

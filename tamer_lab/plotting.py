@@ -12,7 +12,7 @@ def error_slopes(results, methods=None, *, max_seeds: int | None = None) -> dict
     """Fitted log-log slope of test error against labels n for each method (finite budgets only)."""
     out = {}
     for method in methods or results.methods():
-        budgets = [b for b in results.budgets() if b is not None]
+        budgets = [b for b in results.budgets() if b is not None and results.values(method, b)]
         n = np.array([np.mean([r["n_train"] for r in results.records if r["method"] == method and r["budget"] == b])
                       for b in budgets])
         per = [[1 - v for v in results.values(method, b)] for b in budgets]

@@ -31,28 +31,31 @@ class Recipe:
     ``probe_init`` fits a linear probe on the frozen features first and starts from it (LP-FT).
     ``pretrained=False`` trains the same architecture from a random initialisation.
     ``contrastive_pairs > 0`` first tunes the encoder on that many sentence pairs per labelled
-    example (SetFit's stage 1, ``tamer_lab.contrastive``); ``end_to_end=False`` then stops after the
-    probe-initialised head (SetFit proper) instead of fine-tuning everything on the labels.
+    example (SetFit's stage 1, ``tamer_lab.contrastive``), when there are at most
+    ``contrastive_max_k`` labels per class (a few-shot device: with hundreds of labels per class the
+    supervised signal is plentiful); ``end_to_end=False`` then stops after the probe-initialised head
+    (SetFit proper) instead of fine-tuning everything on the labels.
     """
 
     pooling: str = "mean"
     lr: float = 2e-5
     head_lr: float | None = None
     epochs: int = 10
-    min_steps: int = 100
+    min_steps: int = 80
     max_steps: int | None = 200
     batch_size: int = 16
     warmup: float = 0.1
     weight_decay: float = 0.01
     probe_init: bool = True
     restore_best: bool = True
-    max_length: int = 64
+    max_length: int = 48
     precision: str = "auto"
     pretrained: bool = True
     encoder: str = DEFAULT_ENCODER
     contrastive_pairs: int = 20
     contrastive_max_pairs: int = 640
     contrastive_lr: float = 2e-5
+    contrastive_max_k: int | None = 64  # labels per class above which the contrastive stage is skipped
     end_to_end: bool = True
 
     def train_config(self, seed: int, **overrides) -> TrainConfig:
@@ -101,7 +104,8 @@ def run_finetune(split: FewShotSplit, test: TextDataset, recipe: Recipe, seed: i
     enc = lambda d: tokenize(tok, d.texts, d.labels, max_length=recipe.max_length)  # noqa: E731
     train, dev, test_data = enc(split.train), enc(split.dev), enc(test)
     steps = 0
-    if recipe.contrastive_pairs:
+    per_class = min(np.bincount(split.train.labels))
+    if recipe.contrastive_pairs and (recipe.contrastive_max_k is None or per_class <= recipe.contrastive_max_k):
         steps += contrastive_finetune(model, train, pairs_per_example=recipe.contrastive_pairs,
                                       max_pairs=recipe.contrastive_max_pairs, seed=seed, lr=recipe.contrastive_lr,
                                       precision=recipe.precision, progress=progress).steps

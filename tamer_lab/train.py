@@ -52,6 +52,7 @@ class TrainConfig:
     schedule: str = "linear"  # "linear" decay to 0 after warmup, or "constant"
     max_grad_norm: float | None = 1.0
     patience: int | None = None  # stop after this many evaluations without dev improvement
+    max_evals: int = 25  # evaluate on dev every ceil(epochs / max_evals) epochs (and after the last)
     restore_best: bool = True  # load the weights of the best dev evaluation at the end
     precision: str = "fp32"  # "fp32", "bf16" (autocast) or "auto" (bf16 where the hardware has it)
     eval_batch_size: int = 128
@@ -71,6 +72,7 @@ class TrainConfig:
             (0 <= self.warmup < 1, f"warmup is a fraction of the steps in [0, 1), got {self.warmup}"),
             (self.schedule in ("linear", "constant"), f"schedule must be 'linear' or 'constant', got {self.schedule!r}"),
             (self.patience is None or self.patience >= 1, f"patience must be >= 1 or None, got {self.patience}"),
+            (self.max_evals >= 1, f"max_evals must be >= 1, got {self.max_evals}"),
             (self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, got {self.precision!r}"),
         ]
         for ok, msg in checks:
@@ -236,6 +238,7 @@ def finetune(model: nn.Module, train, dev=None, *, config: TrainConfig | None = 
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
     n_epochs = math.ceil(total / per_epoch)
+    eval_every = math.ceil(n_epochs / cfg.max_evals)
     if optimizer is None:
         optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg, total))
@@ -281,7 +284,7 @@ def finetune(model: nn.Module, train, dev=None, *, config: TrainConfig | None = 
                 bar.update(1)
             record = {"epoch": epoch, "step": step, "train_loss": (running / max(seen, 1)).item(),
                       "seconds": time.perf_counter() - start}
-            if dev is not None and len(dev):
+            if dev is not None and len(dev) and ((epoch + 1) % eval_every == 0 or epoch == n_epochs - 1):
                 metrics = evaluate(model, dev, batch_size=cfg.eval_batch_size, device=device,
                                    precision=cfg.precision, collate_fn=collate_fn)
                 record.update(dev_accuracy=metrics["accuracy"], dev_loss=metrics["loss"])

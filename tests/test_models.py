@@ -54,3 +54,24 @@ def test_probe_recovers_a_linear_rule_and_initialises_the_head():
 
 def test_mlp_shapes():
     assert MLP(3, 5, hidden=(7, 7))(torch.zeros(4, 3)).shape == (4, 5)
+
+
+def test_a_local_folder_works_as_encoder(tmp_path):
+    from tamer_lab.models import load_tokenizer, text_classifier
+
+    tiny = tiny_bert()
+    tiny.encoder.save_pretrained(tmp_path)
+    tiny_tokenizer().save_pretrained(tmp_path)
+    model = text_classifier(str(tmp_path), pooling="mean")
+    assert all(torch.equal(a, b) for a, b in zip(model.encoder.state_dict().values(), tiny.encoder.state_dict().values()))
+    assert load_tokenizer(str(tmp_path))("good film")["input_ids"][0] == 2  # [CLS]
+    fresh = text_classifier(str(tmp_path), pretrained=False)
+    assert not torch.equal(fresh.encoder.embeddings.word_embeddings.weight, tiny.encoder.embeddings.word_embeddings.weight)
+
+
+def test_missing_hub_model_is_a_clear_error(monkeypatch):
+    from tamer_lab.models import load_encoder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError, match="neither the offline default"):
+        load_encoder("no-such-org/no-such-model-xyz")

@@ -98,7 +98,7 @@ def test_early_stopping_restores_best_weights():
 
     seed_everything(0)
     model = MLP(4, 2, hidden=(8,))
-    res = finetune(model, toy_data(), toy_data(32, seed=1), hooks=[Snap()], epochs=30, patience=2, lr=0.05,
+    res = finetune(model, toy_data(), toy_data(32, seed=1), hooks=[Snap()], epochs=30, patience=2, lr=0.05, max_evals=30,
                    batch_size=8, progress=False)
     assert res.best_epoch is not None
     assert res.epochs_run == len(res.history) <= 30

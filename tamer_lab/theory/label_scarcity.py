@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data.text import few_shot
 from ..probe import fit_probe
+from ..recipes import RECIPES
 from .checks import register
 from .rademacher import empirical_rademacher_linear, margin_bound_linear_union, rademacher_linear_l2_bound
 from .rates import CheckFailed, check_rate
@@ -52,14 +53,14 @@ def curve_settings(quick: bool) -> dict:
 @functools.lru_cache(maxsize=2)
 def probe_curve(quick: bool) -> ProbeCurve:
     """Fit the raw-feature probe at each budget and seed; record errors and its margin bound."""
-    from ..recipes import feature_bank
+    from ..recipes import feature_bank  # noqa: F811 (imported late: recipes loads the models)
     from ..tour import tour_data
 
     s = curve_settings(quick)
     train, test = tour_data(s["test_size"])
     splits = {(b, sd): few_shot(train, b, sd) for b in s["budgets"] for sd in s["seeds"]}
     texts = list(test.texts) + [t for sp in splits.values() for t in sp.train.texts + sp.dev.texts]
-    bank = feature_bank(texts if quick else train.texts + test.texts)
+    bank = feature_bank(texts if quick else train.texts + test.texts, max_length=RECIPES["default"].max_length)
     x_test = bank.get(test.texts)
     shape = (len(s["budgets"]), len(s["seeds"]))
     n, tr, te, bd, rad = (np.zeros(shape) for _ in range(5))
@@ -111,12 +112,12 @@ def check_probe_gap_rate(quick: bool) -> dict:
           statement="on real features, B sqrt(sum ||x||^2)/(n sqrt 2) <= Monte Carlo R(linear class) <= B sqrt(sum ||x||^2)/n",
           source="Mohri et al. 2018, Thm 5.10 (Jensen); Latala & Oleszkiewicz 1994 (Khintchine-Kahane, constant 1/sqrt 2)")
 def check_rademacher_closed_form(quick: bool) -> dict:
-    from ..recipes import feature_bank
+    from ..recipes import feature_bank  # noqa: F811 (imported late: recipes loads the models)
     from ..tour import tour_data
 
     train, _ = tour_data(500 if quick else None)
     sp = few_shot(train, 32, 0)
-    x = feature_bank(sp.train.texts).get(sp.train.texts)
+    x = feature_bank(sp.train.texts, max_length=RECIPES["default"].max_length).get(sp.train.texts)
     est, se = empirical_rademacher_linear(x, 1.0, n_samples=4000, seed=0)
     closed = rademacher_linear_l2_bound(x, 1.0)
     lower = closed / np.sqrt(2.0)
