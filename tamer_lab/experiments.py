@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ._runtime import progress_enabled
 from .assets import cache_dir as _cache_root
@@ -200,7 +200,8 @@ class Grid:
             res = None if recompute else self.cached(cfg)
             (todo.append(cfg) if res is None else None)
             records.append((cfg, res))
-        bar = tqdm(total=len(todo), desc=f"{self.name}: {len(cells) - len(todo)} cached", disable=not self.progress)
+        bar = tqdm(total=len(todo), desc=f"{self.name}: {len(cells) - len(todo)} cached",
+                   disable=not (self.progress and todo))
         out = []
         try:
             for cfg, res in records:

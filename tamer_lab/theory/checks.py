@@ -198,7 +198,7 @@ def run_all(
             _lookup(name)
     iterator: Iterable[str] = names
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         iterator = tqdm(names, desc="theory checks", unit="check")
     return [run_check(name, quick) for name in iterator]
