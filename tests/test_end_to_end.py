@@ -28,9 +28,11 @@ def test_default_encoder_is_the_documented_one():
 def test_finetune_recipe_runs_on_the_real_encoder(task):
     train, test = task
     split = few_shot(train, 8, seed=0)
-    recipe = replace(RECIPES["default"], min_steps=4, max_steps=4, max_length=32)
+    # every stage of the default recipe: one contrastive step of 16 pairs, probe head, 4 fine-tuning steps
+    recipe = replace(RECIPES["default"], min_steps=4, max_steps=4, max_length=32, contrastive_pairs=1,
+                     contrastive_max_pairs=16)
     out = run_finetune(split, test, recipe, seed=0, progress=False)
-    assert out["steps"] == 4 and out["n_test"] == 200 and out["n_train"] == 16
+    assert out["steps"] == 1 + 4 and out["n_test"] == 200 and out["n_train"] == 16
     assert 0.3 < out["test_accuracy"] < 1.0
     again = run_finetune(split, test, recipe, seed=0, progress=False)
     assert again["test_accuracy"] == out["test_accuracy"]  # same seed, same numbers
