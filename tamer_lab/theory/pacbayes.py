@@ -1,0 +1,145 @@
+"""PAC-Bayes bounds: the kl bound with its inverse, McAllester's and Catoni's forms, and the Monte
+Carlo step that turns a bound on a stochastic predictor into a number we can compute.
+
+Notation: a prior P fixed before seeing the sample, a posterior Q, n i.i.d. examples, a loss in
+[0, 1], L(Q) = E_{h~Q} L(h) the risk and L̂(Q) the empirical risk of the stochastic predictor.
+
+* PAC-Bayes-kl (Seeger 2002; Maurer 2004): with probability >= 1 - δ, for every Q simultaneously,
+      kl(L̂(Q) ‖ L(Q)) <= (KL(Q‖P) + ln(2√n/δ)) / n,
+  so L(Q) <= kl⁻¹(L̂(Q), (KL + ln(2√n/δ))/n), the upper inverse computed by bisection.
+* McAllester (1999; in Maurer's form): L(Q) <= L̂(Q) + sqrt((KL + ln(2√n/δ)) / (2n)), by Pinsker.
+* Catoni (2007), in the form given by Germain et al. (ICML 2009) for a fixed λ > 0:
+  L(Q) <= (1 - exp(-λ L̂(Q) - (KL + ln(1/δ))/n)) / (1 - exp(-λ)); λ must be fixed in advance (or paid
+  for by a union bound over a grid). Theorem numbers in both sources are not yet checked here.
+* Monte Carlo (Langford & Caruana 2002): L̂(Q) is estimated from m predictors drawn from Q; with
+  probability >= 1 - δ', L̂(Q) <= kl⁻¹(mean, ln(2/δ')/m). The final certificate splits δ between
+  the two steps (Dziugaite & Roy 2017; Pérez-Ortiz et al. 2021).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["kl_bernoulli", "kl_inverse_upper", "kl_inverse_lower", "pac_bayes_kl_bound", "mcallester_bound",
+           "catoni_bound", "monte_carlo_risk_bound", "Certificate", "certificate"]
+
+
+def _check_prob(name: str, p: float) -> float:
+    p = float(p)
+    if not 0.0 <= p <= 1.0 or math.isnan(p):
+        raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
+    return p
+
+
+def _check_delta(delta: float) -> float:
+    delta = float(delta)
+    if not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must be in (0, 1), got {delta}")
+    return delta
+
+
+def _check_n(n: int) -> int:
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer (the number of examples), got {n!r}")
+    return int(n)
+
+
+def _check_kl(kl: float) -> float:
+    kl = float(kl)
+    if kl < 0 or math.isnan(kl):
+        raise ValueError(f"KL(Q||P) must be >= 0, got {kl}")
+    return kl
+
+
+def kl_bernoulli(q: float, p: float) -> float:
+    """kl(q ‖ p) = q ln(q/p) + (1 - q) ln((1 - q)/(1 - p)) between Bernoulli(q) and Bernoulli(p)."""
+    q, p = _check_prob("q", q), _check_prob("p", p)
+    out = 0.0
+    for a, b in ((q, p), (1 - q, 1 - p)):
+        if a > 0:
+            if b == 0:
+                return math.inf
+            out += a * math.log(a / b)
+    return max(out, 0.0)
+
+
+def kl_inverse_upper(q: float, c: float, *, tol: float = 1e-12) -> float:
+    """The largest p in [q, 1] with kl(q ‖ p) <= c (bisection; kl(q ‖ ·) increases on [q, 1])."""
+    q = _check_prob("q", q)
+    if c < 0 or math.isnan(c):
+        raise ValueError(f"c must be >= 0, got {c}")
+    if kl_bernoulli(q, 1.0) <= c:
+        return 1.0
+    lo, hi = q, 1.0
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if kl_bernoulli(q, mid) <= c else (lo, mid)
+    return lo
+
+
+def kl_inverse_lower(q: float, c: float, *, tol: float = 1e-12) -> float:
+    """The smallest p in [0, q] with kl(q ‖ p) <= c (for lower confidence bounds)."""
+    q = _check_prob("q", q)
+    if c < 0 or math.isnan(c):
+        raise ValueError(f"c must be >= 0, got {c}")
+    if kl_bernoulli(q, 0.0) <= c:
+        return 0.0
+    lo, hi = 0.0, q
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if kl_bernoulli(q, mid) <= c else (mid, hi)
+    return hi
+
+
+def _complexity(kl: float, n: int, delta: float) -> float:
+    return (_check_kl(kl) + math.log(2 * math.sqrt(_check_n(n)) / _check_delta(delta))) / n
+
+
+def pac_bayes_kl_bound(empirical_risk: float, kl: float, n: int, delta: float) -> float:
+    """Upper bound on L(Q) from the PAC-Bayes-kl inequality (Maurer 2004)."""
+    return kl_inverse_upper(_check_prob("empirical_risk", empirical_risk), _complexity(kl, n, delta))
+
+
+def mcallester_bound(empirical_risk: float, kl: float, n: int, delta: float) -> float:
+    """L̂ + sqrt((KL + ln(2√n/δ)) / (2n)) (Pinsker relaxation of the kl bound; can exceed 1)."""
+    return _check_prob("empirical_risk", empirical_risk) + math.sqrt(_complexity(kl, n, delta) / 2)
+
+
+def catoni_bound(empirical_risk: float, kl: float, n: int, delta: float, *, lam: float = 1.0) -> float:
+    """Catoni's bound for a fixed λ > 0: (1 - exp(-λ L̂ - (KL + ln(1/δ))/n)) / (1 - exp(-λ))."""
+    if lam <= 0:
+        raise ValueError(f"lam must be > 0, got {lam}")
+    r = _check_prob("empirical_risk", empirical_risk)
+    n = _check_n(n)
+    c = (_check_kl(kl) + math.log(1 / _check_delta(delta))) / n
+    return (1 - math.exp(-lam * r - c)) / (1 - math.exp(-lam))
+
+
+def monte_carlo_risk_bound(sample_mean: float, m: int, delta: float) -> float:
+    """Upper bound on the expectation of a [0, 1] quantity from the mean of m i.i.d. draws: kl⁻¹(mean, ln(2/δ)/m)."""
+    return kl_inverse_upper(_check_prob("sample_mean", sample_mean), math.log(2 / _check_delta(delta)) / _check_n(m))
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A computed PAC-Bayes certificate for a stochastic predictor, with its parts."""
+
+    risk_bound: float  # with probability >= 1 - delta over the sample and the Monte Carlo draws
+    empirical_risk_mc: float  # mean training error over the m sampled predictors
+    empirical_risk_bound: float  # Monte Carlo upper bound on L̂(Q)
+    kl: float
+    n: int
+    m: int
+    delta: float
+    delta_mc: float
+
+
+def certificate(sample_mean: float, m: int, kl: float, n: int, *, delta: float = 0.05,
+                delta_mc: float = 0.01) -> Certificate:
+    """The two-step certificate: bound L̂(Q) from m draws (confidence δ'), then the kl bound (confidence δ).
+
+    Holds with probability >= 1 - δ - δ' (union bound).
+    """
+    r_hat = monte_carlo_risk_bound(sample_mean, m, delta_mc)
+    return Certificate(pac_bayes_kl_bound(r_hat, kl, n, delta), float(sample_mean), r_hat, float(kl), int(n),
+                       int(m), float(delta), float(delta_mc))

@@ -1,0 +1,69 @@
+"""PAC-Bayes bounds: the kl inverse against closed forms and brute force, monotonicity, validity."""
+import math
+
+import numpy as np
+import pytest
+
+from tamer_lab.theory.pacbayes import (catoni_bound, certificate, kl_bernoulli, kl_inverse_lower, kl_inverse_upper,
+                                       mcallester_bound, monte_carlo_risk_bound, pac_bayes_kl_bound)
+
+
+def test_kl_bernoulli_closed_forms():
+    assert kl_bernoulli(0.3, 0.3) == 0.0
+    assert kl_bernoulli(0.0, 0.5) == pytest.approx(math.log(2))
+    assert kl_bernoulli(1.0, 0.25) == pytest.approx(math.log(4))
+    assert kl_bernoulli(0.5, 0.0) == math.inf
+
+
+def test_kl_inverse_closed_form_at_zero_empirical_risk():
+    # kl(0 || p) = -ln(1 - p), so the upper inverse of (0, c) is 1 - exp(-c)
+    for c in (1e-3, 0.1, 1.0, 5.0):
+        assert kl_inverse_upper(0.0, c) == pytest.approx(1 - math.exp(-c), abs=1e-9)
+
+
+@pytest.mark.parametrize("q", [0.0, 0.05, 0.3, 0.7, 0.99])
+@pytest.mark.parametrize("c", [1e-4, 0.01, 0.2, 2.0])
+def test_kl_inverse_matches_brute_force(q, c):
+    grid = np.linspace(0, 1, 200001)
+    ok = [p for p in grid if p >= q and kl_bernoulli(q, p) <= c]
+    assert kl_inverse_upper(q, c) == pytest.approx(max(ok), abs=1e-5)
+    ok = [p for p in grid if p <= q and kl_bernoulli(q, p) <= c]
+    assert kl_inverse_lower(q, c) == pytest.approx(min(ok), abs=1e-5)
+
+
+def test_kl_bound_is_tighter_than_mcallester_and_monotone():
+    for r in (0.0, 0.1, 0.3):
+        for n in (100, 1000, 10000):
+            kl = pac_bayes_kl_bound(r, 5.0, n, 0.05)
+            assert r <= kl <= mcallester_bound(r, 5.0, n, 0.05) + 1e-12
+    # decreasing in n, increasing as delta shrinks, increasing in KL
+    bounds_n = [pac_bayes_kl_bound(0.1, 5.0, n, 0.05) for n in (100, 300, 1000, 3000)]
+    assert all(a > b for a, b in zip(bounds_n, bounds_n[1:]))
+    bounds_d = [pac_bayes_kl_bound(0.1, 5.0, 1000, d) for d in (0.5, 0.1, 0.01, 0.001)]
+    assert all(a < b for a, b in zip(bounds_d, bounds_d[1:]))
+    assert pac_bayes_kl_bound(0.1, 1.0, 1000, 0.05) < pac_bayes_kl_bound(0.1, 50.0, 1000, 0.05)
+    for f in (mcallester_bound, catoni_bound):
+        assert f(0.1, 5.0, 100, 0.05) > f(0.1, 5.0, 10000, 0.05)
+        assert f(0.1, 5.0, 1000, 0.1) < f(0.1, 5.0, 1000, 0.001)
+
+
+def test_monte_carlo_bound_covers_the_mean_at_the_stated_rate():
+    rng = np.random.default_rng(0)
+    p, m, delta = 0.2, 200, 0.1
+    misses = sum(monte_carlo_risk_bound(rng.binomial(m, p) / m, m, delta) < p for _ in range(2000))
+    assert misses / 2000 <= delta / 2 + 0.01  # one-sided, at most delta/2 (the bound uses ln(2/delta))
+
+
+def test_certificate_combines_both_steps():
+    cert = certificate(0.1, m=1000, kl=20.0, n=5000, delta=0.05, delta_mc=0.01)
+    assert cert.empirical_risk_bound > 0.1
+    assert cert.risk_bound == pytest.approx(pac_bayes_kl_bound(cert.empirical_risk_bound, 20.0, 5000, 0.05))
+    assert cert.risk_bound < 1
+
+
+@pytest.mark.parametrize("bad", [dict(empirical_risk=1.5), dict(kl=-1.0), dict(n=0), dict(delta=0.0),
+                                 dict(delta=1.0)])
+def test_bad_inputs_are_rejected(bad):
+    args = dict(empirical_risk=0.1, kl=1.0, n=100, delta=0.05) | bad
+    with pytest.raises(ValueError):
+        pac_bayes_kl_bound(**args)
