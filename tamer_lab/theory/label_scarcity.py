@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data.text import few_shot
 from ..probe import fit_probe
-from ..recipes import RECIPES
+from ..recipes import RECIPES, feature_bank
 from .checks import register
 from .rademacher import empirical_rademacher_linear, margin_bound_linear_union, rademacher_linear_l2_bound
 from .rates import CheckFailed, check_rate
@@ -53,7 +53,6 @@ def curve_settings(quick: bool) -> dict:
 @functools.lru_cache(maxsize=2)
 def probe_curve(quick: bool) -> ProbeCurve:
     """Fit the raw-feature probe at each budget and seed; record errors and its margin bound."""
-    from ..recipes import feature_bank  # noqa: F811 (imported late: recipes loads the models)
     from ..tour import tour_data
 
     s = curve_settings(quick)
@@ -112,7 +111,6 @@ def check_probe_gap_rate(quick: bool) -> dict:
           statement="on real features, B sqrt(sum ||x||^2)/(n sqrt 2) <= Monte Carlo R(linear class) <= B sqrt(sum ||x||^2)/n",
           source="Mohri et al. 2018, Thm 5.10 (Jensen); Latala & Oleszkiewicz 1994 (Khintchine-Kahane, constant 1/sqrt 2)")
 def check_rademacher_closed_form(quick: bool) -> dict:
-    from ..recipes import feature_bank  # noqa: F811 (imported late: recipes loads the models)
     from ..tour import tour_data
 
     train, _ = tour_data(500 if quick else None)
