@@ -67,3 +67,23 @@ def test_bad_inputs_are_rejected(bad):
     args = dict(empirical_risk=0.1, kl=1.0, n=100, delta=0.05) | bad
     with pytest.raises(ValueError):
         pac_bayes_kl_bound(**args)
+
+
+def test_occam_bound_grows_with_description_length():
+    from tamer_lab.theory.pacbayes import occam_bound
+
+    small, big = occam_bound(0.1, 1000, 8, 10000, 0.05), occam_bound(0.1, 100000, 8, 10000, 0.05)
+    assert 0.1 < small < big
+    assert occam_bound(0.1, 1000, 4, 10000, 0.05) < small
+    assert small == pytest.approx(pac_bayes_kl_bound(0.1, 1000 * 8 * math.log(2), 10000, 0.05))
+
+
+def test_kl_inverse_check_passes_and_fails_on_a_wrong_inverse(monkeypatch):
+    from tamer_lab.theory import pacbayes
+    from tamer_lab.theory.checks import run_check
+    from tamer_lab.theory.rates import CheckFailed
+
+    assert run_check("kl_inverse_closed_form", quick=True).passed
+    monkeypatch.setattr(pacbayes, "kl_inverse_upper", lambda q, c, tol=1e-12: min(1.0, q + math.sqrt(c / 2)))  # Pinsker
+    with pytest.raises(CheckFailed):
+        pacbayes.check_kl_inverse(True)

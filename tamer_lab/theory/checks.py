@@ -40,7 +40,7 @@ __all__ = [
     "load_all",
 ]
 
-CHECK_MODULES: list[str] = ["tamer_lab.theory.label_scarcity"]
+CHECK_MODULES: list[str] = ["tamer_lab.theory.label_scarcity", "tamer_lab.theory.pacbayes", "tamer_lab.theory.approximation"]
 
 CheckFn = Callable[[bool], dict]
 

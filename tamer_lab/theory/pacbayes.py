@@ -11,6 +11,10 @@ Notation: a prior P fixed before seeing the sample, a posterior Q, n i.i.d. exam
 * Catoni (2007), in the form given by Germain et al. (ICML 2009) for a fixed λ > 0:
   L(Q) <= (1 - exp(-λ L̂(Q) - (KL + ln(1/δ))/n)) / (1 - exp(-λ)); λ must be fixed in advance (or paid
   for by a union bound over a grid). Theorem numbers in both sources are not yet checked here.
+* Occam / compression (Langford 2005; Arora et al. ICML 2018): a predictor described by q
+  parameters at b bits each, chosen after seeing the data, satisfies
+      kl(L̂ ‖ L) <= (q·b·ln 2 + ln(2√n/δ)) / n,
+  the PAC-Bayes-kl bound with a point-mass posterior and a uniform prior over the 2^(qb) codes.
 * Monte Carlo (Langford & Caruana 2002): L̂(Q) is estimated from m predictors drawn from Q; with
   probability >= 1 - δ', L̂(Q) <= kl⁻¹(mean, ln(2/δ')/m). The final certificate splits δ between
   the two steps (Dziugaite & Roy 2017; Pérez-Ortiz et al. 2021).
@@ -20,7 +24,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["kl_bernoulli", "kl_inverse_upper", "kl_inverse_lower", "pac_bayes_kl_bound", "mcallester_bound",
+import numpy as np
+
+from .checks import register
+from .rates import CheckFailed
+
+__all__ = ["occam_bound", "kl_bernoulli", "kl_inverse_upper", "kl_inverse_lower", "pac_bayes_kl_bound", "mcallester_bound",
            "catoni_bound", "monte_carlo_risk_bound", "Certificate", "certificate"]
 
 
@@ -115,6 +124,13 @@ def catoni_bound(empirical_risk: float, kl: float, n: int, delta: float, *, lam:
     return (1 - math.exp(-lam * r - c)) / (1 - math.exp(-lam))
 
 
+def occam_bound(empirical_risk: float, n_params: int, bits: float, n: int, delta: float) -> float:
+    """Risk bound for a predictor written in ``n_params`` numbers of ``bits`` bits each (compression bound)."""
+    if n_params < 0 or bits <= 0:
+        raise ValueError(f"need n_params >= 0 and bits > 0, got {n_params} and {bits}")
+    return pac_bayes_kl_bound(empirical_risk, n_params * bits * math.log(2), n, delta)
+
+
 def monte_carlo_risk_bound(sample_mean: float, m: int, delta: float) -> float:
     """Upper bound on the expectation of a [0, 1] quantity from the mean of m i.i.d. draws: kl⁻¹(mean, ln(2/δ)/m)."""
     return kl_inverse_upper(_check_prob("sample_mean", sample_mean), math.log(2 / _check_delta(delta)) / _check_n(m))
@@ -143,3 +159,18 @@ def certificate(sample_mean: float, m: int, kl: float, n: int, *, delta: float =
     r_hat = monte_carlo_risk_bound(sample_mean, m, delta_mc)
     return Certificate(pac_bayes_kl_bound(r_hat, kl, n, delta), float(sample_mean), r_hat, float(kl), int(n),
                        int(m), float(delta), float(delta_mc))
+
+
+
+@register("kl_inverse_closed_form", notebook="40_generalization_bounds",
+          statement="kl^-1(0, c) = 1 - exp(-c), and kl(q || kl^-1(q, c)) = c where the inverse is below 1",
+          source="closed form of kl(0 || p) = -ln(1 - p); Maurer 2004")
+def check_kl_inverse(quick: bool) -> dict:
+    cs = np.geomspace(1e-4, 5.0, 12 if quick else 40)
+    closed = max(abs(kl_inverse_upper(0.0, c) - (1 - math.exp(-c))) for c in cs)
+    tight = max(abs(kl_bernoulli(q, kl_inverse_upper(q, c)) - c)
+                for q in (0.01, 0.1, 0.4) for c in cs if kl_inverse_upper(q, c) < 1)
+    worst = max(closed, tight)
+    if worst > 1e-7:  # bisection stops at 1e-12 in p; kl is steep near p = 1, so allow 1e-7 in kl
+        raise CheckFailed(f"kl inverse off by {worst:.2e}", measured=worst, predicted=0.0)
+    return {"predicted": "0 (exact inverse)", "measured": f"max deviation {worst:.1e}"}
