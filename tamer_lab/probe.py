@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ._runtime import atomic_write
 from .assets import cache_dir
 from .data.batching import tokenize
 from .train import predict
@@ -33,19 +31,6 @@ class _Pooled(torch.nn.Module):
 
     def forward(self, **inputs):
         return self.classifier.features(**inputs)
-
-
-def _atomic_save(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def extract_features(model, tokenizer, texts, *, max_length: int = 64, batch_size: int = 128,
@@ -73,7 +58,7 @@ def extract_features(model, tokenizer, texts, *, max_length: int = 64, batch_siz
     data = tokenize(tokenizer, texts, max_length=max_length)
     feats = predict(_Pooled(model), data, batch_size=batch_size, precision=precision).numpy().astype(np.float32)
     if path is not None:
-        _atomic_save(path, features=feats)
+        atomic_write(path, lambda tmp: np.savez(tmp, features=feats), suffix=".tmp.npz")
     return feats
 
 

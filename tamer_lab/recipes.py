@@ -7,7 +7,7 @@ holdout carved from the training split (``benchmarks/bench_recipe.py``), never o
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -81,15 +81,6 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def _head(data, n: int):
-    """The first ``n`` items of a tokenized dataset (training accuracy on a large set is estimated on these)."""
-    if len(data) <= n:
-        return data
-    from .data.batching import DictDataset
-
-    return DictDataset(**{k: v[:n] for k, v in data.columns.items()})
-
-
 def run_finetune(split: FewShotSplit, test: TextDataset, recipe: Recipe, seed: int, *,
                  bank: FeatureBank | None = None, progress: bool | None = None) -> dict:
     """Fine-tune a fresh classifier on ``split`` with ``recipe`` and return its metrics on ``test``.
@@ -125,7 +116,7 @@ def run_finetune(split: FewShotSplit, test: TextDataset, recipe: Recipe, seed: i
     elif not recipe.probe_init:
         raise ValueError("a recipe with end_to_end=False needs probe_init=True (otherwise the head is untrained)")
     test_m = evaluate(model, test_data, precision=recipe.precision)
-    train_m = evaluate(model, _head(train, 512), precision=recipe.precision)
+    train_m = evaluate(model, train.head(512), precision=recipe.precision)
     return dict(test_accuracy=test_m["accuracy"], test_loss=test_m["loss"], train_accuracy=train_m["accuracy"],
                 dev_accuracy=best_dev, steps=steps,
                 n_train=len(split.train), n_dev=len(split.dev), n_test=len(test), wall_time=time.perf_counter() - start)

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from tamer_lab.experiments import Grid, Results, cell_key, mean_ci, t_quantile
+from tamer_lab.experiments import Grid, cell_key, mean_ci, t_quantile
 
 
 def make_grid(tmp_path, calls, fail_at=None):

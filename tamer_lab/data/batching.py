@@ -29,6 +29,10 @@ class DictDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         return {k: v[i] for k, v in self.columns.items()}
 
+    def head(self, n: int) -> "DictDataset":
+        """The first ``n`` items (all of them when there are fewer)."""
+        return self if len(self) <= n else DictDataset(**{k: v[:n] for k, v in self.columns.items()})
+
     def lengths(self) -> list[int] | None:
         """Token counts per item when the dataset holds ``input_ids`` lists (for length-sorted evaluation)."""
         ids = self.columns.get("input_ids")

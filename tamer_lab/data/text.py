@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bz2
 import csv
-import io
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -72,32 +72,29 @@ def kl_bernoulli(q: float, p: float) -> float:
     return max(out, 0.0)
 
 
-def kl_inverse_upper(q: float, c: float, *, tol: float = 1e-12) -> float:
-    """The largest p in [q, 1] with kl(q ‖ p) <= c (bisection; kl(q ‖ ·) increases on [q, 1])."""
+def _kl_inverse(q: float, c: float, end: float, tol: float) -> float:
+    """The p between q and ``end`` (0 or 1) farthest from q with kl(q ‖ p) <= c, by bisection
+    (kl(q ‖ ·) grows monotonically away from q on either side)."""
     q = _check_prob("q", q)
     if c < 0 or math.isnan(c):
         raise ValueError(f"c must be >= 0, got {c}")
-    if kl_bernoulli(q, 1.0) <= c:
-        return 1.0
-    lo, hi = q, 1.0
-    while hi - lo > tol:
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if kl_bernoulli(q, mid) <= c else (lo, mid)
-    return lo
+    if kl_bernoulli(q, end) <= c:
+        return end
+    inside, outside = q, end  # kl(q || inside) <= c < kl(q || outside)
+    while abs(outside - inside) > tol:
+        mid = (inside + outside) / 2
+        inside, outside = (mid, outside) if kl_bernoulli(q, mid) <= c else (inside, mid)
+    return inside
+
+
+def kl_inverse_upper(q: float, c: float, *, tol: float = 1e-12) -> float:
+    """The largest p in [q, 1] with kl(q ‖ p) <= c."""
+    return _kl_inverse(q, c, 1.0, tol)
 
 
 def kl_inverse_lower(q: float, c: float, *, tol: float = 1e-12) -> float:
     """The smallest p in [0, q] with kl(q ‖ p) <= c (for lower confidence bounds)."""
-    q = _check_prob("q", q)
-    if c < 0 or math.isnan(c):
-        raise ValueError(f"c must be >= 0, got {c}")
-    if kl_bernoulli(q, 0.0) <= c:
-        return 0.0
-    lo, hi = 0.0, q
-    while hi - lo > tol:
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if kl_bernoulli(q, mid) <= c else (mid, hi)
-    return hi
+    return _kl_inverse(q, c, 0.0, tol)
 
 
 def _complexity(kl: float, n: int, delta: float) -> float:
