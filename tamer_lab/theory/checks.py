@@ -17,7 +17,9 @@ It returns at least ``{"predicted": ..., "measured": ...}`` and may add ``"figur
 from __future__ import annotations
 
 import importlib
+import os
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -38,6 +40,8 @@ __all__ = [
     "format_table",
     "to_markdown",
     "load_all",
+    "figure_path",
+    "save_figure",
 ]
 
 CHECK_MODULES: list[str] = ["tamer_lab.theory.label_scarcity", "tamer_lab.theory.pacbayes", "tamer_lab.theory.approximation"]
@@ -247,3 +251,29 @@ def load_all() -> list[Check]:
     for module in CHECK_MODULES:
         importlib.import_module(module)
     return registered()
+
+
+def figure_path(name: str) -> Path:
+    """Where a check saves its figure: ``$TAMER_LAB_FIGURES/<name>.png`` (default ``figures/checks``).
+
+    The folder is created on demand. ``tamer-lab validate --report`` points ``TAMER_LAB_FIGURES`` at a
+    folder beside the report, so the report links every figure the checks produced.
+    """
+    if not name or any(c in name for c in "/\\"):
+        raise ValueError(f"figure name must be a plain file stem (no slashes), got {name!r}.")
+    folder = Path(os.environ.get("TAMER_LAB_FIGURES", "figures/checks"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.png"
+
+
+def save_figure(fig, name: str) -> str:
+    """Save a matplotlib figure for a check (PNG, 110 dpi), close it, and return the path as a string.
+
+    A check returns it as ``{"figure": save_figure(fig, name), ...}``.
+    """
+    import matplotlib.pyplot as plt
+
+    path = figure_path(name)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return str(path)
