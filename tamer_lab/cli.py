@@ -62,12 +62,20 @@ def _tour(args) -> int:
 def _validate(args) -> int:
     from .theory import checks
 
+    from ._runtime import atomic_write, quick_mode
+
     checks.load_all()
+    if args.report:  # the checks' figures go beside the report
+        report = Path(args.report)
+        os.environ["TAMER_LAB_FIGURES"] = str(report.parent / f"{report.stem}_figures")
+    start = time.perf_counter()
     results = checks.run_all(None, names=args.only or None, progress=progress_enabled() and not args.quiet)
     print(checks.format_table(results))
     if args.report:
-        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.report).write_text(checks.to_markdown(results) + "\n")
+        mode = "quick" if quick_mode() else "full"
+        text = checks.to_markdown(results, relative_to=report.parent,
+                                  title=f"tamer_lab validation report ({mode} mode, {time.perf_counter() - start:.0f} s)")
+        atomic_write(report, lambda tmp: Path(tmp).write_text(text + "\n"))
         print(f"wrote {args.report}")
     failed = [r.name for r in results if not r.passed]
     print(f"{len(results) - len(failed)}/{len(results)} checks passed" + (f"; failed: {', '.join(failed)}" if failed else ""))

@@ -113,9 +113,36 @@ def test_format_table_and_markdown(throwaway):
     # columns are aligned: each column starts at the same offset on every line
     start = lines[0].index("source")
     assert lines[2][start:].startswith("arithmetic") and lines[3][start:].startswith("folklore")
-    md = to_markdown(results)
-    assert md.splitlines()[0] == "| check | statement | source | predicted | measured | pass |"
+    md = to_markdown(results, title="report")
+    lines = md.splitlines()
+    assert lines[0] == "# report" and "1/2 checks passed." in lines
+    assert "| check | statement | source | predicted | measured | pass |" in lines
     assert "pi \\| 3" in md  # pipes escaped
+    assert "## Failures" in md and "`zz_fail`" in md
+
+
+def test_markdown_links_figures_relative_to_the_report(tmp_path):
+    fig = tmp_path / "figs" / "a.png"
+    fig.parent.mkdir()
+    fig.write_bytes(b"png")
+    r = CheckResult("a", "claim", "src", 1.0, 1.0, True, figure=str(fig))
+    md = to_markdown([r], relative_to=tmp_path)
+    assert "![a](figs/a.png)" in md and "## Figures" in md
+
+
+def test_save_figure_writes_under_the_figures_folder(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("TAMER_LAB_FIGURES", str(tmp_path / "out"))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    path = checks.save_figure(fig, "demo")
+    assert path == str(tmp_path / "out" / "demo.png") and (tmp_path / "out" / "demo.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="plain file stem"):
+        checks.figure_path("a/b")
 
 
 def test_format_table_truncates_long_cells():

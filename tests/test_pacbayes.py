@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from tamer_lab.theory import pacbayes as pb
 from tamer_lab.theory.pacbayes import (catoni_bound, certificate, kl_bernoulli, kl_inverse_lower, kl_inverse_upper,
                                        mcallester_bound, monte_carlo_risk_bound, pac_bayes_kl_bound)
 
@@ -87,3 +88,61 @@ def test_kl_inverse_check_passes_and_fails_on_a_wrong_inverse(monkeypatch):
     monkeypatch.setattr(pacbayes, "kl_inverse_upper", lambda q, c, tol=1e-12: min(1.0, q + math.sqrt(c / 2)))  # Pinsker
     with pytest.raises(CheckFailed):
         pacbayes.check_kl_inverse(True)
+
+
+def _head_data(n=400, d=5, seed=0):
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal((n, d))
+    y = (u[:, 0] + 0.5 * rng.standard_normal(n) > 0).astype(int)
+    W = np.zeros((2, d))
+    W[1, 0], W[0, 0] = 1.0, -1.0
+    return u, y, W, np.array([0.1, -0.1])
+
+
+def test_gaussian_head_risk_matches_monte_carlo():
+    u, y, W, b = _head_data()
+    exact = pb.gaussian_head_risk(u, y, W, b, scale=0.7, sigma=0.3)
+    rng = np.random.default_rng(1)
+    draws = 4000
+    errs = 0.0
+    for _ in range(draws // 100):  # 100 heads at a time, each applied to every example
+        Wd = 0.7 * W + 0.3 * rng.standard_normal((100, 2, u.shape[1]))
+        bd = 0.7 * b + 0.3 * rng.standard_normal((100, 2))
+        logits = np.einsum("nd,mkd->mnk", u, Wd) + bd[:, None, :]
+        errs += (logits.argmax(-1) != y).mean(1).sum()
+    mc = errs / draws
+    assert mc == pytest.approx(exact, abs=0.01)
+
+
+def test_gaussian_head_risk_limits_and_errors():
+    u, y, W, b = _head_data()
+    deterministic = float(((u @ W.T + b).argmax(1) != y).mean())
+    assert pb.gaussian_head_risk(u, y, W, b, scale=1.0, sigma=1e-9) == pytest.approx(deterministic, abs=1e-9)
+    assert pb.gaussian_head_risk(u, y, W, b, scale=0.0, sigma=1.0) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="binary"):
+        pb.gaussian_head_risk(u, np.full(len(y), 2), W, b, scale=1.0, sigma=1.0)
+    with pytest.raises(ValueError, match="weight"):
+        pb.gaussian_head_risk(u, y, W[:, :2], b, scale=1.0, sigma=1.0)
+    with pytest.raises(ValueError, match="sigma"):
+        pb.gaussian_head_risk(u, y, W, b, scale=1.0, sigma=0.0)
+
+
+def test_gaussian_head_certificate_is_a_valid_minimum_and_tightens_with_n():
+    u, y, W, b = _head_data(n=2000)
+    sigmas, scales = [0.1, 0.3, 1.0], [0.5, 1.0, 2.0]
+    cert = pb.gaussian_head_certificate(u, y, W, b, sigmas=sigmas, scales=scales, delta=0.05)
+    assert cert.empirical_risk <= cert.bound < 1
+    assert cert.sigma in sigmas and cert.scale in scales and cert.grid_size == 3
+    norm2 = (W ** 2).sum() + (b ** 2).sum()
+    assert cert.kl == pytest.approx(cert.scale ** 2 * norm2 / (2 * cert.sigma ** 2))
+    for s in sigmas:  # no grid cell does better than the reported one
+        for c in scales:
+            r = pb.gaussian_head_risk(u, y, W, b, scale=c, sigma=s)
+            kl = c * c * norm2 / (2 * s * s)
+            assert pb.kl_inverse_upper(r, (kl + math.log(2 * math.sqrt(2000) * 3 / 0.05)) / 2000) >= cert.bound - 1e-12
+    small = pb.gaussian_head_certificate(u[:200], y[:200], W, b, sigmas=sigmas, scales=scales, delta=0.05)
+    assert small.bound > cert.bound
+    looser = pb.gaussian_head_certificate(u, y, W, b, sigmas=sigmas, scales=scales, delta=0.001)
+    assert looser.bound > cert.bound
+    with_body = pb.gaussian_head_certificate(u, y, W, b, sigmas=sigmas, scales=scales, extra_kl=1e6)
+    assert with_body.bound > 0.99

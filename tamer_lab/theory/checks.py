@@ -44,7 +44,14 @@ __all__ = [
     "save_figure",
 ]
 
-CHECK_MODULES: list[str] = ["tamer_lab.theory.label_scarcity", "tamer_lab.theory.pacbayes", "tamer_lab.theory.approximation"]
+CHECK_MODULES: list[str] = [
+    "tamer_lab.theory.label_scarcity",
+    "tamer_lab.theory.pacbayes",
+    "tamer_lab.theory.approximation",
+    "tamer_lab.theory.adversarial_rademacher",
+    "tamer_lab.theory.norms_toy",
+    "tamer_lab.theory.finetune_bounds",
+]
 
 CheckFn = Callable[[bool], dict]
 
@@ -236,14 +243,33 @@ def format_table(results: Sequence[CheckResult], *, max_width: int = 60) -> str:
     return "\n".join(lines)
 
 
-def to_markdown(results: Sequence[CheckResult]) -> str:
-    """A Markdown table of the results (full cell text, pipes escaped)."""
+def to_markdown(results: Sequence[CheckResult], *, relative_to: str | os.PathLike | None = None,
+                title: str | None = None) -> str:
+    """A Markdown report: a table of the results (full cell text, pipes escaped), then the figures.
+
+    ``relative_to`` is the folder of the report file: figure links are written relative to it.
+    """
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 
-    lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    lines = [f"# {title}", ""] if title else []
+    passed = sum(r.passed for r in results)
+    lines += [f"{passed}/{len(results)} checks passed.", ""]
+    lines += ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in _rows(results)]
-    return "\n".join(lines)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        lines += ["", "## Failures", ""]
+        lines += [f"- `{r.name}`: {' '.join(r.detail.split())}" for r in failed]
+    figures = [r for r in results if r.figure]
+    if figures:
+        lines += ["", "## Figures", ""]
+        for r in figures:
+            path = Path(r.figure)
+            if relative_to is not None:
+                path = Path(os.path.relpath(path.resolve(), Path(relative_to).resolve()))
+            lines += [f"### {r.name}", "", f"{r.statement}", "", f"![{r.name}]({path.as_posix()})", ""]
+    return "\n".join(lines).rstrip()
 
 
 def load_all() -> list[Check]:

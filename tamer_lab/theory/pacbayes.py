@@ -15,6 +15,10 @@ Notation: a prior P fixed before seeing the sample, a posterior Q, n i.i.d. exam
   parameters at b bits each, chosen after seeing the data, satisfies
       kl(L̂ ‖ L) <= (q·b·ln 2 + ln(2√n/δ)) / n,
   the PAC-Bayes-kl bound with a point-mass posterior and a uniform prior over the 2^(qb) codes.
+* Gaussian linear head on fixed features (binary): Q = N((c·W, c·b), s²I) over the head's weights and
+  bias, P = N(0, s²I). The logit difference of an input u is Gaussian, so the error of Q on each
+  example is exactly Φ(−c·m(u) / (s·sqrt(2(‖u‖² + 1)))) with m(u) the mean head's margin, and
+  KL(Q‖P) = c²(‖W‖² + ‖b‖²)/(2s²). No Monte Carlo step is needed (:func:`gaussian_head_certificate`).
 * Monte Carlo (Langford & Caruana 2002): L̂(Q) is estimated from m predictors drawn from Q; with
   probability >= 1 - δ', L̂(Q) <= kl⁻¹(mean, ln(2/δ')/m). The final certificate splits δ between
   the two steps (Dziugaite & Roy 2017; Pérez-Ortiz et al. 2021).
@@ -25,12 +29,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from .checks import register
 from .rates import CheckFailed
 
 __all__ = ["occam_bound", "kl_bernoulli", "kl_inverse_upper", "kl_inverse_lower", "pac_bayes_kl_bound", "mcallester_bound",
-           "catoni_bound", "monte_carlo_risk_bound", "Certificate", "certificate"]
+           "catoni_bound", "monte_carlo_risk_bound", "Certificate", "certificate", "gaussian_head_risk",
+           "HeadCertificate", "gaussian_head_certificate"]
 
 
 def _check_prob(name: str, p: float) -> float:
@@ -157,6 +163,72 @@ def certificate(sample_mean: float, m: int, kl: float, n: int, *, delta: float =
     return Certificate(pac_bayes_kl_bound(r_hat, kl, n, delta), float(sample_mean), r_hat, float(kl), int(n),
                        int(m), float(delta), float(delta_mc))
 
+
+
+def gaussian_head_risk(features, labels, weight, bias, *, scale: float, sigma: float) -> float:
+    """Exact expected 0-1 error of the Gaussian head N((scale·W, scale·b), σ²I) on binary data.
+
+    ``features`` (n, d), ``labels`` in {0, 1}, ``weight`` (2, d), ``bias`` (2,). Each logit gets noise
+    σ·sqrt(‖u‖² + 1)·z, independently, so the logit difference of the true class over the other is
+    N(scale·m(u), 2σ²(‖u‖² + 1)) and the error is Φ(−scale·m(u)/(σ·sqrt(2(‖u‖² + 1)))).
+    """
+    u = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels)
+    W, b = np.asarray(weight, dtype=np.float64), np.asarray(bias, dtype=np.float64)
+    if u.ndim != 2 or W.shape != (2, u.shape[1]) or b.shape != (2,) or y.shape != (u.shape[0],):
+        raise ValueError(f"need features (n, d), labels (n,), weight (2, d) and bias (2,) for a binary head; got "
+                         f"{u.shape}, {y.shape}, {W.shape} and {b.shape}")
+    if not set(np.unique(y)) <= {0, 1}:
+        raise ValueError("gaussian_head_risk is for binary labels in {0, 1}; use Monte Carlo for more classes")
+    if sigma <= 0 or scale < 0:
+        raise ValueError(f"need sigma > 0 and scale >= 0, got {sigma} and {scale}")
+    logits = u @ W.T + b
+    sign = np.where(y == 1, 1.0, -1.0)
+    margin = sign * (logits[:, 1] - logits[:, 0])
+    z = scale * margin / (sigma * np.sqrt(2.0 * ((u ** 2).sum(1) + 1.0)))
+    return float(torch.special.erfc(torch.from_numpy(z / math.sqrt(2.0))).mean() / 2)
+
+
+@dataclass(frozen=True)
+class HeadCertificate:
+    """The PAC-Bayes-kl certificate of a Gaussian head, chosen over a prior-scale grid (union bound)."""
+
+    bound: float
+    empirical_risk: float  # exact L̂(Q) on the sample
+    kl: float
+    sigma: float  # the prior (and posterior) scale chosen from the grid
+    scale: float  # the posterior mean is scale·(W, b)
+    n: int
+    delta: float
+    grid_size: int
+
+    def complexity(self) -> float:
+        return (self.kl + math.log(2 * math.sqrt(self.n) * self.grid_size / self.delta)) / self.n
+
+
+def gaussian_head_certificate(features, labels, weight, bias, *, sigmas, scales, delta: float = 0.05,
+                              extra_kl: float = 0.0) -> HeadCertificate:
+    """The best PAC-Bayes-kl bound over the prior scales ``sigmas`` (δ split evenly: a union bound) and the
+    posterior mean scales ``scales`` (free: the posterior may depend on the data).
+
+    ``extra_kl`` adds a KL term for the rest of the network (0 when it is a point mass shared by the
+    prior and the posterior, e.g. frozen pre-trained weights).
+    """
+    sigmas, scales = [float(s) for s in sigmas], [float(c) for c in scales]
+    if not sigmas or not scales:
+        raise ValueError("need at least one prior scale and one mean scale")
+    n = len(np.asarray(labels))
+    norm2 = float((np.asarray(weight, dtype=np.float64) ** 2).sum() + (np.asarray(bias, dtype=np.float64) ** 2).sum())
+    log_term = math.log(2 * math.sqrt(_check_n(n)) * len(sigmas) / _check_delta(delta))
+    best = None
+    for s in sigmas:
+        for c in scales:
+            risk = gaussian_head_risk(features, labels, weight, bias, scale=c, sigma=s)
+            kl = c * c * norm2 / (2 * s * s) + _check_kl(extra_kl)
+            bound = kl_inverse_upper(risk, (kl + log_term) / n)
+            if best is None or bound < best.bound:
+                best = HeadCertificate(bound, risk, kl, s, c, n, float(delta), len(sigmas))
+    return best
 
 
 @register("kl_inverse_closed_form", notebook="40_generalization_bounds",
