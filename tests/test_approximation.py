@@ -423,6 +423,7 @@ def test_perturbation_bound_holds_and_bad_layers_are_refused():
 def small_mlp(monkeypatch):
     model, X = _small_mlp(1)
     monkeypatch.setattr(lr, "_cached_mlp", lambda quick: (model, X, torch.zeros(X.shape[0], dtype=torch.float64)))
+    monkeypatch.setattr(lr, "_CURVE_CACHE", {})
     monkeypatch.setattr(lr, "COMPRESSION_GRID", {True: {"svd": (1, 3, 6), "data_svd": (1, 3, 6),
                                                         "prune": (0.1, 0.5, 1.0)}})
     return model, X
@@ -454,5 +455,6 @@ def test_compression_checks_pass_and_fail_on_wrong_predictions(small_mlp, monkey
         lr.check_pruning(True)
     monkeypatch.setattr(lr, "magnitude_prune", real_magnitude)
     monkeypatch.setattr(lr, "perturbation_bound", lambda *a: tuple(b / 20 for b in real_bound(*a)))
+    lr._CURVE_CACHE.clear()
     with pytest.raises(CheckFailed, match="bound"):
         lr.check_compressed_bound(True)

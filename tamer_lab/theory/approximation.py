@@ -52,7 +52,50 @@ from .rates import (
     fit_slope,
 )
 
-__all__ = ["YarotskySquare", "sawtooth", "tent", "yarotsky_square", "yarotsky_sup_error"]
+__all__ = [
+    "MANIFOLD_TOLERANCES",
+    "MAX_FREQUENCY",
+    "WIDTH_EXPONENT",
+    "WIDTH_TARGETS",
+    "DepthVsWidth",
+    "ManifoldCurve",
+    "ManifoldRates",
+    "ManifoldSettings",
+    "ShallowReLU",
+    "TorusField",
+    "WidthRate",
+    "YarotskySquare",
+    "best_line_error",
+    "chebyshev_square",
+    "compare_manifold_rates",
+    "count_linear_pieces",
+    "count_teeth",
+    "depth_vs_width",
+    "fit_relu_regressor",
+    "hidden_units",
+    "knn_regressor",
+    "l2_error",
+    "manifold_rates",
+    "manifold_regression_data",
+    "plot_depth_vs_width",
+    "plot_manifold_rates",
+    "plot_width_rates",
+    "predicted_manifold_exponent",
+    "random_knot_least_squares",
+    "random_shallow_net",
+    "relu_interpolant",
+    "relu_least_squares",
+    "sawtooth",
+    "shallow_pieces_needed",
+    "sobolev_field",
+    "square_pieces_lower_bound",
+    "sup_error",
+    "tent",
+    "train_shallow_relu",
+    "width_rate",
+    "yarotsky_square",
+    "yarotsky_sup_error",
+]
 
 
 def tent(x):
@@ -161,6 +204,25 @@ def _torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(old)
+
+
+def _lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares ``argmin ‖a x - b‖₂`` in float64, by torch's LAPACK on one thread: NumPy's
+    multi-threaded BLAS ran up to 200x slower on a busy 2-core machine (measured)."""
+    with _torch_threads(1):
+        sol = torch.linalg.lstsq(torch.as_tensor(a, dtype=torch.float64),
+                                 torch.as_tensor(b, dtype=torch.float64).unsqueeze(1), driver="gelsd").solution
+    return sol.squeeze(1).numpy()
+
+
+def _svd(A: np.ndarray, *, compute_uv: bool = True):
+    """Thin SVD ``(U, s, Vᵀ)`` (or the singular values) in float64, by torch on one thread (see ``_lstsq``)."""
+    with _torch_threads(1):
+        t = torch.as_tensor(np.asarray(A, dtype=float))
+        if not compute_uv:
+            return torch.linalg.svdvals(t).numpy()
+        u, sv, vt = torch.linalg.svd(t, full_matrices=False)
+    return u.numpy(), sv.numpy(), vt.numpy()
 
 
 def _interval(a: float, b: float) -> tuple[float, float]:
@@ -297,7 +359,7 @@ def relu_least_squares(f, width: int, *, a: float = 0.0, b: float = 1.0, nodes: 
     knots = a + h * np.arange(width + 1)
     hats = np.maximum(0.0, 1.0 - np.abs(x[:, None] - knots[None, :]) / h)
     root = np.sqrt(wt)
-    values = np.linalg.lstsq(hats * root[:, None], np.asarray(f(x), dtype=float) * root, rcond=None)[0]
+    values = _lstsq(hats * root[:, None], np.asarray(f(x), dtype=float) * root)
     return _knot_net(values, a, b)
 
 
@@ -383,17 +445,27 @@ def width_rate(target: str, widths) -> WidthRate:
 WIDTH_EXPONENT = -2.0
 
 
-def _width_figure(rates: list[WidthRate], name: str) -> str:
+def plot_width_rates(rates: list[WidthRate], ax=None):
+    """Errors against width on log-log axes: the interpolant's sup error, the least-squares L2 error and
+    the bound max|f''|/(8w²), one colour per target. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for r, c in zip(rates, ("C0", "C1")):
-        ax.loglog(r.widths, r.sup_interpolant, "o-", color=c, label=f"{r.target}: interpolant, sup")
-        ax.loglog(r.widths, r.l2_least_squares, "s--", color=c, label=f"{r.target}: least squares, L2")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    else:
+        fig = ax.figure
+    for r, c in zip(rates, ("C0", "C1", "C2", "C3")):
+        ax.loglog(r.widths, r.sup_interpolant, "o-", color=c, label=f"{r.target}: interpolant, sup ({r.fit_sup.slope:.2f})")
+        ax.loglog(r.widths, r.l2_least_squares, "s--", color=c,
+                  label=f"{r.target}: least squares, L2 ({r.fit_l2.slope:.2f})")
         ax.loglog(r.widths, r.bound, ":", color=c, label=f"{r.target}: max|f''|/(8w²)")
     ax.set(xlabel="width w", ylabel="error", title="one hidden layer: error ~ w^-2")
     ax.legend(fontsize=7)
-    return save_figure(fig, name)
+    return fig
+
+
+def _width_figure(rates: list[WidthRate], name: str) -> str:
+    return save_figure(plot_width_rates(rates), name)
 
 
 def _width_rates(quick: bool) -> list[WidthRate]:
@@ -568,7 +640,7 @@ def random_knot_least_squares(f, width: int, *, seed: int = 0, points: int = 409
     knots = np.sort(np.concatenate([[0.0], rng.uniform(0.0, 1.0, width - 1)]))
     x = np.linspace(0.0, 1.0, _positive_int(points, "points", 2))
     design = np.column_stack([_relu_np(x[:, None] - knots[None, :]), np.ones_like(x)])
-    coef = np.linalg.lstsq(design, np.asarray(f(x), dtype=float), rcond=None)[0]
+    coef = _lstsq(design, np.asarray(f(x), dtype=float))
     return ShallowReLU(np.ones(width), -knots, coef[:-1], float(coef[-1]))
 
 
@@ -612,6 +684,23 @@ class DepthVsWidth:
     shallow_pieces: np.ndarray
     shallow_width_lower: np.ndarray
     shallow_error: np.ndarray
+
+
+def plot_depth_vs_width(table: DepthVsWidth, ax=None):
+    """Hidden units needed to reach sup error 4^(-m-1) on x²: the deep net's 4m against the shallow
+    lower bound 2^(m-1/2) - 1 (log scale). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    else:
+        fig = ax.figure
+    ax.semilogy(table.ms, table.deep_units, "o-", label="deep (Yarotsky): 4m units")
+    ax.semilogy(table.ms, np.maximum(table.shallow_width_lower, 0.5), "s-",
+                label="one hidden layer: width needed (lower bound)")
+    ax.set(xlabel="m (target error 4^(-m-1))", ylabel="hidden units", title="x² to error 4^(-m-1)")
+    ax.legend(fontsize=8)
+    return fig
 
 
 def depth_vs_width(ms) -> DepthVsWidth:
@@ -837,8 +926,9 @@ def fit_relu_regressor(X: torch.Tensor, y: torch.Tensor, *, width: int = 64, dep
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     Xv, yv, Xt, yt = X[:n_val], y[:n_val], X[n_val:], y[n_val:]
-    torch.manual_seed(_positive_int(seed, "seed", 0))
-    net = MLP(X.shape[1], 1, hidden=(width,) * depth)
+    with torch.random.fork_rng(devices=[]):  # seed the initialisation without touching the global stream
+        torch.manual_seed(_positive_int(seed, "seed", 0))
+        net = MLP(X.shape[1], 1, hidden=(width,) * depth)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     best, best_step, best_state = math.inf, 0, None
     with _torch_threads(1):
@@ -927,8 +1017,9 @@ class ManifoldSettings:
     def for_mode(cls, quick: bool) -> ManifoldSettings:
         """The settings of the registered check and notebook 41 (quick: CI-sized)."""
         if quick:
-            return cls(ns=(128, 256, 512, 1024), seeds=2, max_steps=800, patience=150, n_test=1000, fit_from=128)
-        return cls()
+            return cls(ns=(128, 256, 512, 1024), seeds=3, width=32, max_steps=800, patience=150, n_test=1000,
+                       fit_from=128)
+        return cls(seeds=6)
 
 
 def predicted_manifold_exponent(intrinsic_dim: int, smoothness: float) -> float:
@@ -999,9 +1090,10 @@ def manifold_rates(settings: ManifoldSettings | None = None) -> ManifoldRates:
             for seed in range(s.seeds):
                 Xq, _, fq = manifold_regression_data(s.n_test, d, D, seed=10 ** 6 + seed, noise=0.0,
                                                      smoothness=s.smoothness, target_seed=s.target_seed)
+                X_all, y_all, _ = manifold_regression_data(max(s.ns), d, D, seed=1000 + seed, noise=s.noise,
+                                                           smoothness=s.smoothness, target_seed=s.target_seed)
                 for i, n in enumerate(s.ns):
-                    X, y, _ = manifold_regression_data(n, d, D, seed=1000 * seed + i, noise=s.noise,
-                                                       smoothness=s.smoothness, target_seed=s.target_seed)
+                    X, y = X_all[:n], y_all[:n]  # nested samples: common random numbers across n
                     net, info = fit_relu_regressor(X, y, width=s.width, depth=s.depth, lr=s.lr,
                                                    max_steps=s.max_steps, patience=s.patience, seed=seed)
                     with torch.no_grad():
@@ -1052,9 +1144,11 @@ def compare_manifold_rates(result: ManifoldRates, *, spread_tol: float, pred_tol
     return means
 
 
-#: Tolerances of the manifold check per mode (quick: 2 seeds and n <= 1024, so looser).
-MANIFOLD_TOLERANCES = {True: {"spread_tol": 0.45, "pred_tol": 0.4, "min_gap": 0.0},
-                       False: {"spread_tol": 0.15, "pred_tol": 0.15, "min_gap": 0.1}}
+#: Tolerances of the manifold check per mode. Full (6 seeds, n up to 4096): over three target fields the
+#: largest spread over D was 0.11, the largest distance to the prediction 0.10, the smallest d-gap 0.16.
+#: Quick (3 seeds, n <= 1024) is much noisier and only guards against gross failures.
+MANIFOLD_TOLERANCES = {True: {"spread_tol": 0.45, "pred_tol": 0.3, "min_gap": 0.05},
+                       False: {"spread_tol": 0.15, "pred_tol": 0.15, "min_gap": 0.08}}
 
 
 def plot_manifold_rates(result: ManifoldRates, *, learner: str = "net", ax=None):
