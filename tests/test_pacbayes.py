@@ -129,20 +129,23 @@ def test_gaussian_head_risk_limits_and_errors():
 
 def test_gaussian_head_certificate_is_a_valid_minimum_and_tightens_with_n():
     u, y, W, b = _head_data(n=2000)
-    sigmas, scales = [0.1, 0.3, 1.0], [0.5, 1.0, 2.0]
-    cert = pb.gaussian_head_certificate(u, y, W, b, sigmas=sigmas, scales=scales, delta=0.05)
+    scales = [0.5, 1.0, 2.0, 4.0]
+    cert = pb.gaussian_head_certificate(u, y, W, b, scales=scales, delta=0.05)
     assert cert.empirical_risk <= cert.bound < 1
-    assert cert.sigma in sigmas and cert.scale in scales and cert.grid_size == 3
+    assert cert.scale in scales and cert.sigma == 1.0
     norm2 = (W ** 2).sum() + (b ** 2).sum()
-    assert cert.kl == pytest.approx(cert.scale ** 2 * norm2 / (2 * cert.sigma ** 2))
-    for s in sigmas:  # no grid cell does better than the reported one
-        for c in scales:
-            r = pb.gaussian_head_risk(u, y, W, b, scale=c, sigma=s)
-            kl = c * c * norm2 / (2 * s * s)
-            assert pb.kl_inverse_upper(r, (kl + math.log(2 * math.sqrt(2000) * 3 / 0.05)) / 2000) >= cert.bound - 1e-12
-    small = pb.gaussian_head_certificate(u[:200], y[:200], W, b, sigmas=sigmas, scales=scales, delta=0.05)
+    assert cert.kl == pytest.approx(cert.scale ** 2 * norm2 / 2)
+    for c in scales:  # no other mean scale does better than the reported one
+        r = pb.gaussian_head_risk(u, y, W, b, scale=c, sigma=1.0)
+        assert pb.kl_inverse_upper(r, (c * c * norm2 / 2 + math.log(2 * math.sqrt(2000) / 0.05)) / 2000) >= cert.bound - 1e-12
+    # only scale / sigma matters
+    twice = pb.gaussian_head_certificate(u, y, W, b, scales=[2 * c for c in scales], sigma=2.0, delta=0.05)
+    assert twice.bound == pytest.approx(cert.bound, rel=1e-9)
+    small = pb.gaussian_head_certificate(u[:200], y[:200], W, b, scales=scales, delta=0.05)
     assert small.bound > cert.bound
-    looser = pb.gaussian_head_certificate(u, y, W, b, sigmas=sigmas, scales=scales, delta=0.001)
+    looser = pb.gaussian_head_certificate(u, y, W, b, scales=scales, delta=0.001)
     assert looser.bound > cert.bound
-    with_body = pb.gaussian_head_certificate(u, y, W, b, sigmas=sigmas, scales=scales, extra_kl=1e6)
+    with_body = pb.gaussian_head_certificate(u, y, W, b, scales=scales, extra_kl=1e6)
     assert with_body.bound > 0.99
+    with pytest.raises(ValueError, match="at least one"):
+        pb.gaussian_head_certificate(u, y, W, b, scales=[])

@@ -16,7 +16,7 @@ Notation: a prior P fixed before seeing the sample, a posterior Q, n i.i.d. exam
       kl(L̂ ‖ L) <= (q·b·ln 2 + ln(2√n/δ)) / n,
   the PAC-Bayes-kl bound with a point-mass posterior and a uniform prior over the 2^(qb) codes.
 * Gaussian linear head on fixed features (binary): Q = N((c·W, c·b), s²I) over the head's weights and
-  bias, P = N(0, s²I). The logit difference of an input u is Gaussian, so the error of Q on each
+  bias, P = N(0, s²I); c is chosen freely after seeing the data, and only c/s matters. The logit difference of an input u is Gaussian, so the error of Q on each
   example is exactly Φ(−c·m(u) / (s·sqrt(2(‖u‖² + 1)))) with m(u) the mean head's margin, and
   KL(Q‖P) = c²(‖W‖² + ‖b‖²)/(2s²). No Monte Carlo step is needed (:func:`gaussian_head_certificate`).
 * Monte Carlo (Langford & Caruana 2002): L̂(Q) is estimated from m predictors drawn from Q; with
@@ -191,43 +191,43 @@ def gaussian_head_risk(features, labels, weight, bias, *, scale: float, sigma: f
 
 @dataclass(frozen=True)
 class HeadCertificate:
-    """The PAC-Bayes-kl certificate of a Gaussian head, chosen over a prior-scale grid (union bound)."""
+    """The PAC-Bayes-kl certificate of a Gaussian head (posterior mean scale chosen freely)."""
 
     bound: float
     empirical_risk: float  # exact L̂(Q) on the sample
     kl: float
-    sigma: float  # the prior (and posterior) scale chosen from the grid
-    scale: float  # the posterior mean is scale·(W, b)
+    scale: float  # the posterior mean is scale·(W, b); prior and posterior have covariance sigma²I
+    sigma: float
     n: int
     delta: float
-    grid_size: int
 
     def complexity(self) -> float:
-        return (self.kl + math.log(2 * math.sqrt(self.n) * self.grid_size / self.delta)) / self.n
+        return (self.kl + math.log(2 * math.sqrt(self.n) / self.delta)) / self.n
 
 
-def gaussian_head_certificate(features, labels, weight, bias, *, sigmas, scales, delta: float = 0.05,
+def gaussian_head_certificate(features, labels, weight, bias, *, scales, sigma: float = 1.0, delta: float = 0.05,
                               extra_kl: float = 0.0) -> HeadCertificate:
-    """The best PAC-Bayes-kl bound over the prior scales ``sigmas`` (δ split evenly: a union bound) and the
-    posterior mean scales ``scales`` (free: the posterior may depend on the data).
+    """The best PAC-Bayes-kl bound over posterior means ``scale·(W, b)`` for ``scale`` in ``scales``.
 
+    Prior N(0, σ²I), posterior N(scale·(W, b), σ²I). Choosing ``scale`` after seeing the data is free
+    (the posterior may depend on the sample; only the prior may not). The risk and the KL depend on
+    scale/σ only, so σ is a unit, not a choice: no union bound over prior scales is needed.
     ``extra_kl`` adds a KL term for the rest of the network (0 when it is a point mass shared by the
     prior and the posterior, e.g. frozen pre-trained weights).
     """
-    sigmas, scales = [float(s) for s in sigmas], [float(c) for c in scales]
-    if not sigmas or not scales:
-        raise ValueError("need at least one prior scale and one mean scale")
+    scales = [float(c) for c in scales]
+    if not scales:
+        raise ValueError("need at least one posterior mean scale")
     n = len(np.asarray(labels))
     norm2 = float((np.asarray(weight, dtype=np.float64) ** 2).sum() + (np.asarray(bias, dtype=np.float64) ** 2).sum())
-    log_term = math.log(2 * math.sqrt(_check_n(n)) * len(sigmas) / _check_delta(delta))
+    log_term = math.log(2 * math.sqrt(_check_n(n)) / _check_delta(delta))
     best = None
-    for s in sigmas:
-        for c in scales:
-            risk = gaussian_head_risk(features, labels, weight, bias, scale=c, sigma=s)
-            kl = c * c * norm2 / (2 * s * s) + _check_kl(extra_kl)
-            bound = kl_inverse_upper(risk, (kl + log_term) / n)
-            if best is None or bound < best.bound:
-                best = HeadCertificate(bound, risk, kl, s, c, n, float(delta), len(sigmas))
+    for c in scales:
+        risk = gaussian_head_risk(features, labels, weight, bias, scale=c, sigma=sigma)
+        kl = c * c * norm2 / (2 * sigma * sigma) + _check_kl(extra_kl)
+        bound = kl_inverse_upper(risk, (kl + log_term) / n)
+        if best is None or bound < best.bound:
+            best = HeadCertificate(bound, risk, kl, c, float(sigma), n, float(delta))
     return best
 
 
