@@ -136,6 +136,8 @@ def registered() -> list[Check]:
 
 
 def _lookup(name: str) -> Check:
+    if name not in _REGISTRY:  # a check from a module not imported yet: import the registered modules once
+        load_all()
     try:
         return _REGISTRY[name]
     except KeyError:
