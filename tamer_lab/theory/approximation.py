@@ -1174,6 +1174,8 @@ def plot_manifold_rates(result: ManifoldRates, *, learner: str = "net", ax=None)
         ref = c.net.mean(axis=1)[-1] * (c.ns / c.ns[-1]) ** c.predicted
         panel.loglog(c.ns, ref, "k:", label=f"predicted n^{c.predicted:.2f}")
         panel.set(xlabel="n (training points)", ylabel="test MSE", title=f"{learner}, intrinsic d = {d}")
+        panel.set_xticks(c.ns, [str(n) for n in c.ns])
+        panel.xaxis.set_minor_formatter(plt.NullFormatter())
         panel.legend(fontsize=7)
     return fig
 

@@ -48,6 +48,7 @@ __all__ = [
     "perturbation_bound",
     "plot_compression_curves",
     "pruning_error",
+    "trained_manifold_mlp",
     "truncated_svd",
 ]
 
@@ -299,13 +300,21 @@ def _cached_mlp(quick: bool):
     return copy.deepcopy(model), X.clone(), f.clone()
 
 
+def trained_manifold_mlp(quick: bool):
+    """The MLP of :func:`manifold_mlp` with its clean test set, trained once per process and mode (the
+    compression checks and notebook 41 share it): ``(model, X_test, f_test)``, fresh copies."""
+    return _cached_mlp(quick)
+
+
 def _matrices(quick: bool) -> dict[str, np.ndarray]:
     """The matrices the exact checks run on: the trained MLP's two hidden weights and a random one."""
     model, _, _ = _cached_mlp(quick)
     layers = _linears(model)
     rng = np.random.default_rng(0)
-    return {"W1 (64x64)": layers[0].weight.detach().numpy(), "W2 (64x64)": layers[1].weight.detach().numpy(),
-            "Gaussian 40x25": rng.standard_normal((40, 25))}
+    out = {f"W{i + 1} ({'x'.join(map(str, layers[i].weight.shape))})": layers[i].weight.detach().numpy()
+           for i in (0, 1)}
+    out["Gaussian (40x25)"] = rng.standard_normal((40, 25))
+    return out
 
 
 def compare_eckart_young(matrices: dict[str, np.ndarray], *, competitors: int = 10, seed: int = 0) -> float:
@@ -396,7 +405,7 @@ def check_pruning(quick: bool) -> dict:
 
 
 #: Ranks and kept fractions of the compression curves (quick, full).
-COMPRESSION_GRID = {True: {"svd": (1, 2, 4, 8, 16, 32, 64), "data_svd": (1, 2, 4, 8, 16),
+COMPRESSION_GRID = {True: {"svd": (1, 2, 4, 8, 16, 32), "data_svd": (1, 2, 4, 8, 16),
                            "prune": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)},
                     False: {"svd": (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64), "data_svd": (1, 2, 3, 4, 6, 8, 12, 16),
                             "prune": (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.85, 1.0)}}
@@ -404,13 +413,20 @@ COMPRESSION_GRID = {True: {"svd": (1, 2, 4, 8, 16, 32, 64), "data_svd": (1, 2, 4
 
 def compression_curves(quick: bool) -> dict[tuple[int, str], CompressionCurve]:
     """The compression curves of notebook 41: each hidden weight (layers 0, 1) of the manifold MLP,
-    compressed by "svd", "data_svd" and "prune" over :data:`COMPRESSION_GRID`, measured on test inputs.
+    compressed by "svd", "data_svd" and "prune" over :data:`COMPRESSION_GRID` (ranks capped at, and
+    always including, the layer's full rank), measured on test inputs.
     Cached per mode and grid within the process (the notebook and its check share them)."""
     key = (quick, tuple((m, tuple(a)) for m, a in COMPRESSION_GRID[quick].items()))
     if key not in _CURVE_CACHE:
         model, X, _ = _cached_mlp(quick)
-        _CURVE_CACHE[key] = {(layer, method): compression_curve(model, X, layer, method, amounts)
-                             for layer in (0, 1) for method, amounts in COMPRESSION_GRID[quick].items()}
+        curves = {}
+        for layer in (0, 1):
+            full_rank = min(_linears(model)[layer].weight.shape)
+            for method, amounts in COMPRESSION_GRID[quick].items():
+                if method != "prune":  # ranks up to the layer's full rank, which is always included
+                    amounts = sorted({int(a) for a in amounts if a <= full_rank} | {full_rank})
+                curves[(layer, method)] = compression_curve(model, X, layer, method, amounts)
+        _CURVE_CACHE[key] = curves
     return dict(_CURVE_CACHE[key])
 
 
@@ -434,21 +450,29 @@ def compare_bound(curves: dict[tuple[int, str], CompressionCurve], model: nn.Mod
 
 
 def plot_compression_curves(curves: dict[tuple[int, str], CompressionCurve]):
-    """Function error (RMS over the inputs) and the perturbation bound (its max) against the kept rank
-    (left) and the kept fraction of entries (right), one colour per (layer, method). Returns the figure."""
+    """Function error (RMS over the inputs, solid) and the perturbation bound (its max, dotted) against the
+    kept rank, one panel per layer, and against the kept fraction of entries (last panel). Exact zeros
+    (everything kept) are not drawn on the log axis. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for (layer, method), c in curves.items():
-        ax = axes[1] if method == "prune" else axes[0]
-        line, = ax.semilogy(c.amounts, np.maximum(c.function_error, 1e-12), "o-",
-                            label=f"W{layer + 1}, {method}: RMS |f - f'|")
-        ax.semilogy(c.amounts, np.maximum(c.bound, 1e-12), ":", color=line.get_color(),
-                    label=f"W{layer + 1}, {method}: bound (max over x)")
-    axes[0].set(xlabel="kept rank k", ylabel="function error", title="low rank (zero plotted at 1e-12)")
-    axes[1].set(xlabel="kept fraction of entries", title="magnitude pruning")
+    layers = sorted({layer for layer, _ in curves})
+    fig, axes = plt.subplots(1, len(layers) + 1, figsize=(4.6 * (len(layers) + 1), 3.6))
+
+    def positive(v):
+        return np.where(np.asarray(v) > 1e-12, v, np.nan)
+
+    for (layer, method), c in sorted(curves.items()):
+        ax = axes[-1] if method == "prune" else axes[layers.index(layer)]
+        label = f"W{layer + 1}" if method == "prune" else method
+        line, = ax.semilogy(c.amounts, positive(c.function_error), "o-", label=f"{label}: RMS |f - f'|")
+        ax.semilogy(c.amounts, positive(c.bound), ":", color=line.get_color(), label=f"{label}: bound (max over x)")
+    for layer, ax in zip(layers, axes):
+        ax.set(xlabel="kept rank k", title=f"W{layer + 1}: low rank")
+    axes[0].set_ylabel("function error")
+    axes[-1].set(xlabel="kept fraction of entries", title="magnitude pruning")
     for ax in axes:
         ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 
