@@ -68,7 +68,7 @@ def test_per_example_draws_have_the_law_of_a_sampled_network(tiny):
     top = _top(enc, sigma_body=0.05, sigma_head=0.5)
     with torch.no_grad():
         top.mean("head.weight").copy_(torch.randn_like(top.mean("head.weight")))
-        reps = 3000
+        reps = 1000
         x, m = states[3:4].expand(reps, -1, -1).contiguous(), mask[3:4].expand(reps, -1).contiguous()
         torch.manual_seed(0)
         fast = top(x, m, sample="per_example")

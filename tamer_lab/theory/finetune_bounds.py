@@ -65,9 +65,9 @@ class BoundsSettings:
 def bounds_settings(quick: bool | None = None) -> BoundsSettings:
     quick = quick_mode() if quick is None else quick
     if quick:
-        return BoundsSettings("quick", cert_budgets=(256,), cert_seeds=(0, 1), gap_budgets=(16, 64),
-                              gap_seeds=(0, 1), gap_steps=60, gap_lr=3e-4, test_size=400, pool_size=500,
-                              gap_test_size=400)
+        return BoundsSettings("quick", cert_budgets=(128,), cert_seeds=(0, 1), gap_budgets=(16, 64),
+                              gap_seeds=(0, 1), gap_steps=40, gap_lr=3e-4, test_size=400, pool_size=300,
+                              gap_test_size=200)
     return BoundsSettings("full", cert_budgets=(64, 256, 1024, 2048), cert_seeds=(0, 1, 2),
                           gap_budgets=(16, 64, 256, 1024), gap_seeds=(0, 1), gap_steps=150, gap_lr=3e-4,
                           test_size=None)

@@ -230,7 +230,7 @@ class StochasticTop(nn.Module):
         return {k: self.mean(k).detach() for k in self.names}
 
     def sigmas(self) -> dict[str, float]:
-        return {k: float(self.sigma(k)) for k in self.names}
+        return {k: float(self.sigma(k).detach()) for k in self.names}
 
     # the network
     def _linear(self, name: str, x: torch.Tensor, sample: str, root: torch.Tensor | None = None) -> torch.Tensor:
