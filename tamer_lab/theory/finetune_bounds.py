@@ -30,7 +30,7 @@ from .._runtime import quick_mode
 from ..train import autocast, resolve_precision
 from ..experiments import Grid, Results
 from . import pacbayes_finetune as pf
-from .checks import register
+from .checks import register, save_figure
 from .rates import CheckFailed
 
 __all__ = ["BoundsSettings", "bounds_settings", "bounds_data", "finetune_top", "certificate_grid",
@@ -391,7 +391,9 @@ def check_certificate(quick: bool) -> dict:
                               f"{r['test_error_stochastic']:.3f} of the certified predictor", measured=r["bound"],
                               predicted=f">= {r['test_error_stochastic']:.3f}")
     big = max(res.records, key=lambda r: (r["n_train"], -r["bound"]))
-    return {"predicted": "test error <= bound < 1 on every seed",
+    ax = plot_certificates(res)
+    ax.set_title("PAC-Bayes certificate on Rotten Tomatoes")
+    return {"predicted": "test error <= bound < 1 on every seed", "figure": save_figure(ax.figure, "pacbayes_certificate"),
             "measured": f"n={big['n_train']}: bound {big['bound']:.3f}, test error {big['test_error_stochastic']:.3f} "
                         f"(max bound {max(r['bound'] for r in res.records):.3f} over {len(res.records)} runs)"}
 
@@ -452,15 +454,18 @@ def plot_certificates(results: Results, ax=None):
 
 
 def rank_correlations(results: Results) -> dict[str, dict[str, float]]:
-    """Spearman correlation of each measure with the gap: over every run, and over true-label runs only."""
+    """Spearman correlation of each measure with the gap: over every run, and over true-label runs only
+    (NaN where a measure or the gap is constant)."""
     from .spectral import spearman
 
-    out = {}
-    for m in MEASURES:
-        every = spearman([r[m] for r in results.records], [r["gap"] for r in results.records])
-        true = [r for r in results.records if r["method"] == "true labels"]
-        out[m] = {"all runs": every, "true labels": spearman([r[m] for r in true], [r["gap"] for r in true])}
-    return out
+    def rho(recs, m):
+        try:
+            return spearman([r[m] for r in recs], [r["gap"] for r in recs])
+        except ValueError:  # a constant measure or gap has no ranking
+            return float("nan")
+
+    true = [r for r in results.records if r["method"] == "true labels"]
+    return {m: {"all runs": rho(results.records, m), "true labels": rho(true, m)} for m in MEASURES}
 
 
 def gap_table(results: Results, digits: int = 3) -> str:
@@ -523,7 +528,9 @@ def check_real_task_ranking(quick: bool) -> dict:
     pairs = [(b, s) for b in res.budgets() for s in sorted({r["seed"] for r in res.records})]
     value = {(r["method"], r["budget"], r["seed"]): r["distance"] for r in res.records}
     raised = sum(value[("random labels", b, s)] > value[("true labels", b, s)] for b, s in pairs)
-    return {"predicted": f"bound > 1; Spearman >= {SPEARMAN_MIN}",
+    axes = plot_gap_measures(res)
+    axes[0].figure.tight_layout()
+    return {"predicted": f"bound > 1; Spearman >= {SPEARMAN_MIN}", "figure": save_figure(axes[0].figure, "gap_measures"),
             "measured": f"min bound {smallest:.2g}; Spearman {rho:.2f}",
             "detail": f"spectral measure Spearman {rhos['spectral_measure']['true labels']:.2f} (true labels); "
                       f"random-label control: the distance is larger with random labels in {raised}/{len(pairs)} "
