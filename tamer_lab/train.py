@@ -3,7 +3,8 @@ the best weights restored, one-call seeding, mixed precision, progress bars, and
 
 A method plugs in as a ``Hook`` (override only what you need); hooks run in the order given:
 
-    setup(model, optimizer)           once, before the first step
+    setup(model, optimizer)           once, before the first step (a hook whose setup also takes a
+                                      ``total_steps`` keyword receives the number of optimizer steps)
     loss(model, batch, logits)        extra loss term added to the task loss (None for nothing)
     after_backward(model, step)       gradients are in p.grad (pruning scores, gradient surgery)
     after_step(model, step)           after optimizer.step() and before zero_grad (EMA teachers, masks)
@@ -13,12 +14,17 @@ A step is: forward -> task loss + hook losses -> backward -> after_backward -> c
 step -> scheduler step -> after_step -> zero_grad. Hooks never depend on this loop: the same calls
 fit in a user's own loop (see the README).
 
+A hook with ``replaces_task_loss = True`` (FreeLB) makes its own backward passes for the task loss in
+its ``loss`` call and returns that loss's value, detached: the loop then leaves the clean task loss out
+of the step (the other hooks' terms are still added and backpropagated) and records the returned value.
+
 Multi-GPU: the loop is plain PyTorch on one device. For several GPUs, wrap the model in
 ``torch.nn.parallel.DistributedDataParallel`` inside a script launched with ``torchrun`` and give each
 rank its shard of ``train``; nothing in the hooks assumes a single process.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -82,6 +88,8 @@ class TrainConfig:
 
 class Hook:
     """Base class of training-loop hooks; every method is a no-op until overridden."""
+
+    replaces_task_loss: bool = False  # True: ``loss`` backpropagates the task loss itself (see the module doc)
 
     def setup(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
         pass
@@ -152,6 +160,18 @@ def _param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict]:
     if not groups:
         raise ValueError("the model has no trainable parameters (all requires_grad=False)")
     return [dict(params=ps, lr=lr, weight_decay=wd) for (lr, wd), ps in groups.items()]
+
+
+def _setup(hook: Hook, model: nn.Module, optimizer: torch.optim.Optimizer, total: int) -> None:
+    """``hook.setup(model, optimizer)``, plus ``total_steps=total`` where its setup accepts that keyword."""
+    try:
+        takes_total = "total_steps" in inspect.signature(hook.setup).parameters
+    except (TypeError, ValueError):
+        takes_total = False
+    if takes_total:
+        hook.setup(model, optimizer, total_steps=total)
+    else:
+        hook.setup(model, optimizer)
 
 
 def _schedule(cfg: TrainConfig, total: int) -> Callable[[int], float]:
@@ -242,8 +262,11 @@ def finetune(model: nn.Module, train, dev=None, *, config: TrainConfig | None = 
     if optimizer is None:
         optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(cfg, total))
+    replaced = [h for h in hooks if getattr(h, "replaces_task_loss", False)]
+    if len(replaced) > 1:
+        raise ValueError(f"at most one hook may replace the task loss, got {len(replaced)}: {replaced}")
     for h in hooks:
-        h.setup(model, optimizer)
+        _setup(h, model, optimizer, total)
     show = progress_enabled() if cfg.progress is None else cfg.progress
     bar = tqdm(total=total, desc="fine-tuning", disable=not show, leave=False)
     result = FitResult(config=asdict(cfg))
@@ -259,16 +282,20 @@ def finetune(model: nn.Module, train, dev=None, *, config: TrainConfig | None = 
                 batch = _to(batch, device)
                 with autocast(device, dtype):
                     logits = model(**_inputs(batch))
-                    loss = loss_fn(logits.float(), batch["labels"])
+                    loss = None if replaced else loss_fn(logits.float(), batch["labels"])
                     for h in hooks:
                         extra = h.loss(model, batch, logits)
                         if extra is not None:
-                            loss = loss + extra
+                            loss = extra if loss is None else loss + extra
+                if loss is None:
+                    raise ValueError(f"{replaced[0]!r} replaces the task loss but its loss() returned None; it must "
+                                     f"return the value of the loss it backpropagated")
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
                         f"the training loss became {loss.item()} at step {step} (epoch {epoch}); lower the learning "
                         f"rate (lr={cfg.lr}) or check the inputs and the hooks' loss terms")
-                loss.backward()
+                if not replaced or loss.requires_grad:
+                    loss.backward()
                 for h in hooks:
                     h.after_backward(model, step)
                 if cfg.max_grad_norm is not None:
