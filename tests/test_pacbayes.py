@@ -149,3 +149,13 @@ def test_gaussian_head_certificate_is_a_valid_minimum_and_tightens_with_n():
     assert with_body.bound > 0.99
     with pytest.raises(ValueError, match="at least one"):
         pb.gaussian_head_certificate(u, y, W, b, scales=[])
+
+
+def test_occam_bound_monotone_in_n_delta_and_description_length():
+    occam = pb.occam_bound
+    assert occam(0.1, 1000, 4, 10_000, 0.05) > occam(0.1, 1000, 4, 100_000, 0.05)
+    assert occam(0.1, 1000, 4, 10_000, 0.1) < occam(0.1, 1000, 4, 10_000, 0.001)
+    assert occam(0.1, 1000, 2, 10_000, 0.05) < occam(0.1, 1000, 8, 10_000, 0.05)
+    assert occam(0.1, 0, 8, 10_000, 0.05) == pytest.approx(pac_bayes_kl_bound(0.1, 0.0, 10_000, 0.05))
+    with pytest.raises(ValueError, match="bits"):
+        occam(0.1, 10, 0, 100, 0.05)
