@@ -290,6 +290,13 @@ def test_each_method_runs_in_finetune_on_tiny_bert_and_mlp(name):
     assert res.steps == 2 and torch.isfinite(torch.tensor(res.history[-1]["train_loss"]))
 
 
+def test_methods_run_under_bf16_autocast():
+    for name in ("smart+bregman", "freelb", "vat"):
+        res = finetune(tiny_bert(), text_data(), hooks=hooks_of(name), max_steps=2, batch_size=6, precision="bf16",
+                       progress=False)
+        assert torch.isfinite(torch.tensor(res.history[-1]["train_loss"]))
+
+
 @pytest.mark.parametrize("name", list(METHODS))
 @pytest.mark.parametrize("text", [False, True], ids=["mlp", "tiny_bert"])
 def test_each_method_runs_in_a_plain_loop(name, text):

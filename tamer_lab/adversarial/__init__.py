@@ -1,17 +1,18 @@
 """Adversarial and proximal regularization for fine-tuning with few labels (Thrust I).
 
-Each method is a ``Hook`` for ``finetune(..., hooks=[...])`` and works as well in your own loop:
+Each method is a ``Hook`` for ``finetune(..., hooks=[...])`` and works as well in your own loop, where
+``penalty(model, batch, logits)`` returns the extra loss term:
 
-=====================  ==========================================================  ===========================
-method                 what it adds to the task loss L(θ)                          own-loop calls
-=====================  ==========================================================  ===========================
-``SMART``              λ_s·mean_i max_{‖δ_i‖≤ε} ℓ_s(f(x_i+δ_i), f(x_i)), K steps    ``penalty(model, batch, logits)``
-``BregmanProximal``    μ·mean_i ℓ_s(f(x_i; θ), f(x_i; θ̃)), θ̃ the EMA teacher       ``penalty``, ``after_step``
-``R3F``                λ·mean_i symKL(f(x_i+z_i), f(x_i)), z random, no ascent      ``penalty(model, batch, logits)``
-``FreeLB``             replaces L by (1/K)·Σ_k L(f(x+δ_k)), K ascent steps on δ      ``backward(model, batch)``
-``VAT``                mean_i KL(p(x_i) ‖ p(x_i+r_adv)), power iteration, unlabelled ``penalty(model, batch, logits)``
-``L2SP``               α/2·‖θ_enc − θ_enc^pre‖² + β/2·‖θ_head‖²                     ``setup``, ``penalty(model)``
-=====================  ==========================================================  ===========================
+===================  ================================================================  ==========================
+method               adds to the task loss L(θ)                                        own-loop calls
+===================  ================================================================  ==========================
+``SMART``            λ_s·mean_i max_{‖δ_i‖≤ε} ℓ_s(f(x_i+δ_i), f(x_i)), K ascent steps  penalty
+``BregmanProximal``  μ·mean_i ℓ_s(f(x_i; θ), f(x_i; θ')), θ' the EMA teacher           setup, penalty, after_step
+``R3F``              λ·mean_i symKL(f(x_i+z_i), f(x_i)), z random, no ascent           penalty
+``FreeLB``           replaces L by (1/K)·Σ_k L(f(x+δ_k)), K ascent steps on δ          backward(model, batch)
+``VAT``              λ·mean_i KL(p(x_i) ‖ p(x_i+r_adv)), also on unlabelled data       penalty
+``L2SP``             α/2·‖θ_enc − θ_enc^pre‖² + β/2·‖θ_head‖²                          setup, penalty
+===================  ================================================================  ==========================
 
 ℓ_s is ``symmetric_kl`` (classification) or the squared error (regression). Perturbations act on the
 word embeddings of a ``TextClassifier`` (``model.embed(input_ids)`` and

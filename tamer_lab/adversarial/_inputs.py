@@ -82,9 +82,9 @@ def check_positive(name: str, value: float, hint: str = "") -> None:
     require(value > 0, f"{name} must be > 0, got {value}{'; ' + hint if hint else ''}")
 
 
-def check_steps(name: str, value: int) -> None:
-    require(isinstance(value, int) and value >= 1,
-            f"{name} must be an integer >= 1 (the number of ascent steps), got {value!r}; use {name}=1 for the "
+def check_steps(name: str, value: int, what: str = "ascent steps") -> None:
+    require(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+            f"{name} must be an integer >= 1 (the number of {what}), got {value!r}; use {name}=1 for the "
             f"paper's single step")
 
 

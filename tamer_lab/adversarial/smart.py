@@ -68,8 +68,8 @@ class SMART(Hook):
     ``projection="ball"`` is the paper's projected gradient ascent. With ``norm="l2"`` the ball is
     ‖δ_i‖_2 ≤ ε over example i's whole embedding tensor (g is normalized by its per-example ℓ2 norm and
     Π rescales δ_i onto the ball when it leaves it); with ``norm="linf"`` g is divided by its
-    per-example max |g| (the paper's Algorithm 1) and Π clamps each entry to [−ε, ε]. After the
-    last step ‖δ_i‖ ≤ ε always holds.
+    per-example max |g| and Π clamps each entry to [−ε, ε]: exactly the paper's Algorithm 1 (use
+    ``norm="linf"`` to reproduce it). After the last step ‖δ_i‖ ≤ ε always holds.
 
     ``projection="normalize"`` reproduces mt-dnn's ``SmartPerturbation`` (``mt_dnn/perturbation.py``,
     ``_norm_grad`` with token-level normalization): the raw gradient step δ + η·g is divided, token by

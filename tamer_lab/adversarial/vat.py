@@ -44,7 +44,7 @@ class VAT(Hook):
                  unlabeled: Iterable[dict] | None = None):
         check_positive("eps", eps, "it is the radius of the virtual adversarial perturbation")
         check_positive("xi", xi, "it is the finite-difference step of the power iteration (paper: 1e-6)")
-        check_steps("iterations", iterations)
+        check_steps("iterations", iterations, "power iterations")
         check_nonnegative("weight", weight, "it is the weight of the LDS penalty (paper: 1)")
         self.eps, self.xi, self.iterations, self.weight = eps, xi, iterations, weight
         self.unlabeled, self._iter = unlabeled, None
