@@ -68,8 +68,8 @@ class SMART(Hook):
     ``projection="ball"`` is the paper's projected gradient ascent. With ``norm="l2"`` the ball is
     ‖δ_i‖_2 ≤ ε over example i's whole embedding tensor (g is normalized by its per-example ℓ2 norm and
     Π rescales δ_i onto the ball when it leaves it); with ``norm="linf"`` g is divided by its
-    per-example max |g| and Π clamps each entry to [−ε, ε]: exactly the paper's Algorithm 1 (use
-    ``norm="linf"`` to reproduce it). After the last step ‖δ_i‖ ≤ ε always holds.
+    per-example max |g| and Π clamps each entry to [−ε, ε]: exactly the paper's Algorithm 1, and the
+    default. After the last step ‖δ_i‖ ≤ ε always holds.
 
     ``projection="normalize"`` reproduces mt-dnn's ``SmartPerturbation`` (``mt_dnn/perturbation.py``,
     ``_norm_grad`` with token-level normalization): the raw gradient step δ + η·g is divided, token by
@@ -90,7 +90,7 @@ class SMART(Hook):
     """
 
     def __init__(self, eps: float = 1e-5, sigma: float = 1e-5, step_size: float = 1e-3, steps: int = 1,
-                 projection: str = "ball", norm: str = "l2", weight: float = 1.0, loss: str = "sym_kl"):
+                 projection: str = "ball", norm: str = "linf", weight: float = 1.0, loss: str = "sym_kl"):
         check_positive("eps", eps, "it is the radius of the perturbation ball (the paper uses 1e-5)")
         check_nonnegative("sigma", sigma, "it is the standard deviation of the initial noise (paper: 1e-5)")
         check_positive("step_size", step_size, "it is the ascent step η (paper: 1e-3)")
