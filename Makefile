@@ -26,7 +26,7 @@ test: $(STAMP)  ## unit tests, theory checks and every notebook under nbval, in 
 	TAMER_LAB_QUICK=1 $(BIN)/tamer-lab validate --quick --quiet
 	TAMER_LAB_QUICK=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval_sanitize.cfg notebooks
 
-validate: $(STAMP)
+validate: $(STAMP)  ## every theory check in full mode, with the report figures/validation.md and its figures
 	$(BIN)/tamer-lab validate --report figures/validation.md
 
 notebooks: $(STAMP)  ## re-execute every notebook in full mode, in place (the committed outputs)
