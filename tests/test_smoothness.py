@@ -144,3 +144,19 @@ def test_max_margin_check_fails_on_wrong_direction(figures):
     c, s = math.cos(0.1), math.sin(0.1)
     with pytest.raises(CheckFailed):
         sm.check_max_margin(True, direction=np.array([[c, -s], [s, c]]) @ u)
+
+
+def test_worst_case_beats_random_directions_and_aligns_with_top_eigenvector(point):
+    f, x, form = point
+    rng = np.random.default_rng(3)
+    for eps in (1e-2, 0.5):
+        value, delta = sm.worst_case_divergence(f, x, eps, starts=np.stack([form.top, -form.top]), restarts=16)
+        assert np.linalg.norm(delta) == pytest.approx(eps, rel=1e-12)
+        U = rng.standard_normal((2000, 5))
+        U /= np.linalg.norm(U, axis=1, keepdims=True)
+        with torch.no_grad():
+            z = f(x[None]).expand(2000, -1)
+            sampled = sm.kl_divergence(z, f(x[None] + eps * torch.as_tensor(U))).max()
+        assert value >= float(sampled)
+        if eps < 0.1:
+            assert sm.angle_between(delta, form.top) < 0.05
