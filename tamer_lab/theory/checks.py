@@ -50,6 +50,7 @@ CHECK_MODULES: list[str] = [
     "tamer_lab.theory.approximation",
     "tamer_lab.theory.lowrank_approx",
     "tamer_lab.theory.adversarial_rademacher",
+    "tamer_lab.theory.smoothness",
     "tamer_lab.theory.norms_toy",
     "tamer_lab.theory.finetune_bounds",
 ]
