@@ -371,3 +371,23 @@ def test_usage_errors_say_what_to_do():
         SMART().penalty(toy_model(), {"features": torch.zeros(2, 4)}, torch.zeros(2, 2))
     with pytest.raises(ValueError, match="no embed"):
         SMART().penalty(toy_model(), {"input_ids": torch.zeros(2, 4, dtype=torch.long)}, torch.zeros(2, 2))
+
+
+def test_l2sp_add_gradient_equals_the_gradient_of_the_penalty():
+    model = tiny_bert()
+    l2sp = L2SP(alpha=0.3, beta=0.05)
+    l2sp.setup(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    model.zero_grad()
+    l2sp.penalty(model).backward()
+    autograd = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    l2sp.add_gradient(model)  # from p.grad = None
+    for n, p in model.named_parameters():
+        assert torch.allclose(p.grad, autograd[n], atol=1e-7), n
+    l2sp.add_gradient(model)  # it adds, it does not overwrite
+    for n, p in model.named_parameters():
+        assert torch.allclose(p.grad, 2 * autograd[n], atol=1e-7), n
+    assert l2sp.loss(model, {}, None) is None  # as a hook it acts in after_backward only
