@@ -25,6 +25,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["Asset", "AssetError", "ASSETS", "cache_dir", "fetch", "path", "verify", "status", "sha256_file"]
 
 
@@ -103,6 +105,33 @@ def cache_dir() -> Path:
         return Path(root).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
     return Path(base) / "tamer_lab"
+
+
+def cached_text_arrays(key: list, texts, compute, *, prefix: str = "") -> dict:
+    """Arrays computed from a list of texts, cached on disk under ``$TAMER_LAB_CACHE/features``.
+
+    The file name hashes ``key`` (JSON: encoder, settings) and every text, so a stale file is never read.
+    ``compute()`` returns a dict of arrays whose first dimension is ``len(texts)``; it runs only when
+    the file is missing, unreadable or the wrong size, and its result is written atomically (an
+    interrupted run leaves no partial file). Returns the dict of arrays.
+    """
+    from ._runtime import atomic_write
+
+    h = hashlib.sha256(json.dumps(key).encode())
+    for t in texts:
+        h.update(t.encode("utf-8") + b"\0")
+    path = cache_dir() / "features" / f"{prefix}{h.hexdigest()[:24]}.npz"
+    if path.is_file():
+        try:
+            with np.load(path) as f:
+                arrays = {k: f[k] for k in f.files}
+            if arrays and all(a.shape[0] == len(texts) for a in arrays.values()):
+                return arrays
+        except (OSError, ValueError, KeyError, EOFError):
+            pass  # corrupted: recompute and replace
+    arrays = compute()
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays), suffix=".tmp.npz")
+    return arrays
 
 
 def sha256_file(file: Path, chunk: int = 1 << 20) -> str:

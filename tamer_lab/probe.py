@@ -8,16 +8,13 @@ with the penalty chosen on a dev set; ``init_head`` turns a fitted probe into th
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._runtime import atomic_write
-from .assets import cache_dir
+from .assets import cached_text_arrays
 from .data.batching import tokenize
 from .train import predict
 
@@ -41,25 +38,15 @@ def extract_features(model, tokenizer, texts, *, max_length: int = 64, batch_siz
     ``max_length``, ``precision`` and the texts themselves, so a stale cache is never read.
     """
     texts = list(texts)
-    path = None
-    if cache_key is not None:
-        h = hashlib.sha256(json.dumps([cache_key, model.pooling, max_length, precision]).encode())
-        for t in texts:
-            h.update(t.encode("utf-8") + b"\0")
-        path = cache_dir() / "features" / f"{h.hexdigest()[:24]}.npz"
-        if path.is_file():
-            try:
-                with np.load(path) as f:
-                    feats = f["features"]
-                if feats.shape[0] == len(texts):
-                    return feats
-            except (OSError, ValueError, KeyError, EOFError):
-                pass  # a corrupted cache file is recomputed and replaced
-    data = tokenize(tokenizer, texts, max_length=max_length)
-    feats = predict(_Pooled(model), data, batch_size=batch_size, precision=precision).numpy().astype(np.float32)
-    if path is not None:
-        atomic_write(path, lambda tmp: np.savez(tmp, features=feats), suffix=".tmp.npz")
-    return feats
+
+    def compute() -> dict:
+        data = tokenize(tokenizer, texts, max_length=max_length)
+        out = predict(_Pooled(model), data, batch_size=batch_size, precision=precision)
+        return {"features": out.numpy().astype(np.float32)}
+
+    if cache_key is None:
+        return compute()["features"]
+    return cached_text_arrays([cache_key, model.pooling, max_length, precision], texts, compute)["features"]
 
 
 class FeatureBank:

@@ -27,6 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from .._runtime import quick_mode
+from ..tour import tour_data
 from ..train import autocast, resolve_precision
 from ..experiments import Grid, Results
 from . import pacbayes_finetune as pf
@@ -95,7 +96,7 @@ class BoundsData:
 
 
 def _cells_index(settings: BoundsSettings) -> list[int]:
-    train = _train_test(settings.test_size)[0]
+    train = tour_data(settings.test_size)[0]
     used = set()
     for budget in settings.gap_budgets:
         for seed in settings.gap_seeds:
@@ -104,16 +105,9 @@ def _cells_index(settings: BoundsSettings) -> list[int]:
 
 
 @functools.lru_cache(maxsize=4)
-def _train_test(test_size):
-    from ..tour import tour_data
-
-    return tour_data(test_size)
-
-
-@functools.lru_cache(maxsize=4)
 def bounds_data(settings: BoundsSettings) -> BoundsData:
     """The data of both experiments (the frozen layers run once per text set, cached on disk)."""
-    train, test = _train_test(settings.test_size)
+    train, test = tour_data(settings.test_size)
     index = _cells_index(settings)
     inputs = pf.top_layer_inputs([train.texts[i] for i in index])
     if settings.gap_test_size is not None and settings.gap_test_size < len(test):
@@ -176,20 +170,13 @@ BODY_SCALES = (1e-2, 1e-1, 1.0)  # body noise levels for the random-initialisati
 def encoder_distance_to_random_init(seed: int = 1234) -> tuple[float, int]:
     """‖θ_pre − θ_rand‖² over every encoder parameter, and their count, for one BERT initialisation.
 
-    θ_rand follows BERT's initialisation: N(0, 0.02²) for linear and embedding weights, zero biases,
-    unit LayerNorm gains (transformers' ``_init_weights``).
+    θ_rand follows BERT's initialisation (:func:`~tamer_lab.theory.pacbayes_finetune.bert_init_like`).
     """
     g = torch.Generator().manual_seed(seed)
     total, count = 0.0, 0
     for name, p in _encoder().named_parameters():
         p = p.detach().double()
-        if "LayerNorm" in name:
-            rand = torch.ones_like(p) if name.endswith("weight") else torch.zeros_like(p)
-        elif name.endswith("bias"):
-            rand = torch.zeros_like(p)
-        else:
-            rand = torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.02
-        total += float(((p - rand) ** 2).sum())
+        total += float(((p - pf.bert_init_like(name, p, g)) ** 2).sum())
         count += p.numel()
     return total, count
 
@@ -212,7 +199,7 @@ def _bank(settings: BoundsSettings):
     """Frozen pooled features (the tour's: mean pooling, 48 tokens); in full mode the tour's own cache file."""
     from ..recipes import feature_bank
 
-    train, test = _train_test(settings.test_size)
+    train, test = tour_data(settings.test_size)
     if settings.mode == "full":
         texts = train.texts + test.texts
     else:
@@ -226,9 +213,9 @@ def _bank(settings: BoundsSettings):
 
 def _cert_cell(settings: BoundsSettings, config: dict) -> dict:
     from ..probe import fit_probe
-    from .pacbayes import gaussian_head_certificate, gaussian_head_risk
+    from .pacbayes import gaussian_head_certificate, gaussian_head_risk, kl_inverse_upper
 
-    train, test = _train_test(settings.test_size)
+    train, test = tour_data(settings.test_size)
     index, pool = _cert_indices(train, config["budget"], config["seed"], settings.pool_size)
     bank = _bank(settings)
     u_pool = bank.get([train.texts[i] for i in pool]).astype(np.float64)
@@ -258,14 +245,8 @@ def _cert_cell(settings: BoundsSettings, config: dict) -> dict:
     for s_b in BODY_SCALES:  # the same posterior, the encoder's prior centred at a random initialisation
         kl_r = cert.kl + dist2 / (2 * s_b * s_b)
         out[f"kl_random_prior_{s_b:g}"] = kl_r
-        out[f"bound_random_prior_{s_b:g}"] = _kl_upper(cert.empirical_risk, (kl_r + log_term) / cert.n)
+        out[f"bound_random_prior_{s_b:g}"] = kl_inverse_upper(cert.empirical_risk, (kl_r + log_term) / cert.n)
     return out
-
-
-def _kl_upper(q: float, c: float) -> float:
-    from .pacbayes import kl_inverse_upper
-
-    return kl_inverse_upper(q, c)
 
 
 def certificate_grid(settings: BoundsSettings | None = None, *, progress: bool | None = None,
@@ -291,17 +272,11 @@ def _matrices(top: pf.StochasticTop) -> tuple[list[torch.Tensor], list[torch.Ten
 
 @torch.no_grad()
 def _accuracy_and_margins(top: pf.StochasticTop, data: pf.TopLayerInputs, labels) -> tuple[float, np.ndarray]:
-    margins = []
-    order = torch.arange(len(data))
-    for s in range(0, len(data), 256):
-        idx = order[s:s + 256]
-        x, mask = data.batch(idx)
-        logits = top(x, mask, sample="mean")
-        y = torch.as_tensor(labels)[idx]
-        own = logits.gather(1, y.unsqueeze(1)).squeeze(1)
-        other = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), -math.inf).max(1).values
-        margins.append(own - other)
-    m = torch.cat(margins).numpy()
+    from .spectral import multiclass_margins
+
+    logits = torch.cat([top(*data.batch(torch.arange(s, min(s + 256, len(data)))), sample="mean")
+                        for s in range(0, len(data), 256)])
+    m = multiclass_margins(logits, labels)
     return float((m > 0).mean()), m
 
 

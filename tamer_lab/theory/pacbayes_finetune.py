@@ -29,8 +29,6 @@ text set, so training and certifying touch one layer only.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -39,9 +37,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._runtime import atomic_write, progress_enabled
+from .._runtime import progress_enabled
+from ..assets import cached_text_arrays
 from ..train import autocast, resolve_precision
-from ..assets import cache_dir
 from .pacbayes import kl_inverse_upper, monte_carlo_risk_bound
 
 __all__ = [
@@ -49,6 +47,7 @@ __all__ = [
     "top_layer_inputs",
     "StochasticTop",
     "random_init_centre",
+    "bert_init_like",
     "PBBConfig",
     "train_posterior",
     "bucketed_batches",
@@ -97,40 +96,28 @@ def top_layer_inputs(texts, *, encoder: str = "minilm", max_length: int = 48, ba
     texts = list(texts)
     if not texts:
         raise ValueError("top_layer_inputs needs at least one text.")
-    path = None
-    if cache:
-        h = hashlib.sha256(json.dumps(["top_layer_inputs", encoder, max_length]).encode())
-        for t in texts:
-            h.update(t.encode("utf-8") + b"\0")
-        path = cache_dir() / "features" / f"top_{h.hexdigest()[:24]}.npz"
-        if path.is_file():
-            try:
-                with np.load(path) as f:
-                    states, lengths = f["states"], f["lengths"]
-                if states.shape[0] == len(texts):
-                    return TopLayerInputs(torch.from_numpy(states), torch.from_numpy(lengths).long())
-            except (OSError, ValueError, KeyError, EOFError):
-                pass  # corrupted: recompute and replace
-    model, tok = load_encoder(encoder).eval(), load_tokenizer(encoder)
-    enc = tok(texts, truncation=True, max_length=max_length, padding="max_length", return_tensors="pt")
-    ids, mask = enc["input_ids"], enc["attention_mask"]
-    out = torch.zeros(len(texts), ids.shape[1], model.config.hidden_size, dtype=torch.float16)
-    show = progress_enabled() if progress is None else progress
-    starts = range(0, len(texts), batch_size)
-    if show:
-        from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="frozen layers", unit="batch")
-    with torch.inference_mode():
-        for s in starts:
-            hs = model(input_ids=ids[s:s + batch_size], attention_mask=mask[s:s + batch_size],
-                       output_hidden_states=True).hidden_states
-            out[s:s + batch_size] = hs[-2].to(torch.float16)
-    lengths = mask.sum(1).long()
-    if path is not None:
-        atomic_write(path, lambda tmp: np.savez(tmp, states=out.numpy(), lengths=lengths.numpy()),
-                     suffix=".tmp.npz")
-    return TopLayerInputs(out, lengths)
+    def compute() -> dict:
+        model, tok = load_encoder(encoder).eval(), load_tokenizer(encoder)
+        enc = tok(texts, truncation=True, max_length=max_length, padding="max_length", return_tensors="pt")
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        out = torch.zeros(len(texts), ids.shape[1], model.config.hidden_size, dtype=torch.float16)
+        show = progress_enabled() if progress is None else progress
+        starts = range(0, len(texts), batch_size)
+        if show:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="frozen layers", unit="batch")
+        with torch.inference_mode():
+            for s in starts:
+                hs = model(input_ids=ids[s:s + batch_size], attention_mask=mask[s:s + batch_size],
+                           output_hidden_states=True).hidden_states
+                out[s:s + batch_size] = hs[-2].to(torch.float16)
+        return {"states": out.numpy(), "lengths": mask.sum(1).numpy()}
+
+    arrays = (cached_text_arrays(["top_layer_inputs", encoder, max_length], texts, compute, prefix="top_")
+              if cache else compute())
+    return TopLayerInputs(torch.from_numpy(arrays["states"]), torch.from_numpy(arrays["lengths"]).long())
 
 
 # ------------------------------------------------------------------------------------- the posterior
@@ -147,21 +134,23 @@ def _layer_tensors(layer: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
+def bert_init_like(name: str, param: torch.Tensor, generator: torch.Generator, *, std: float = 0.02) -> torch.Tensor:
+    """BERT's initialisation of a parameter (transformers' ``_init_weights``): unit LayerNorm gains, zero
+    biases (LayerNorm ones included), N(0, std²) for linear and embedding weights. LayerNorm parameters
+    are recognised by ``LayerNorm`` (Hugging Face names) or an ``ln_`` prefix (ours)."""
+    if "LayerNorm" in name or name.startswith("ln_"):
+        return torch.ones_like(param) if name.endswith("weight") else torch.zeros_like(param)
+    if name.endswith("bias"):
+        return torch.zeros_like(param)
+    return torch.randn(param.shape, generator=generator, dtype=param.dtype) * std
+
+
 def random_init_centre(centre: dict[str, torch.Tensor], *, std: float = 0.02, seed: int = 1234) -> dict[str, torch.Tensor]:
-    """A random initialisation with the shapes of ``centre``: BERT's N(0, std²) weights, zero biases,
-    unit LayerNorm gains, zero head (the head's prior is the same in both cases)."""
+    """A random initialisation with the shapes of ``centre`` (:func:`bert_init_like`) and a zero head
+    (the head's prior is the same in both cases)."""
     g = torch.Generator().manual_seed(seed)
-    out = {}
-    for name, t in centre.items():
-        if name.startswith("head."):
-            out[name] = torch.zeros_like(t)
-        elif name.startswith("ln_"):
-            out[name] = torch.ones_like(t) if name.endswith("weight") else torch.zeros_like(t)
-        elif name.endswith("bias"):
-            out[name] = torch.zeros_like(t)
-        else:
-            out[name] = torch.randn(t.shape, generator=g) * std
-    return out
+    return {name: torch.zeros_like(t) if name.startswith("head.") else bert_init_like(name, t, g, std=std)
+            for name, t in centre.items()}
 
 
 def _sqrt_gram(x: torch.Tensor) -> torch.Tensor:
