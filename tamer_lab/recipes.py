@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from .data.text import FewShotSplit, TextDataset
 from .models import DEFAULT_ENCODER, load_tokenizer, text_classifier
 from .contrastive import contrastive_finetune
 from .probe import FeatureBank, extract_features, fit_probe, init_head
-from .train import TrainConfig, evaluate, finetune
+from .train import Hook, TrainConfig, evaluate, finetune
 
 __all__ = ["Recipe", "RECIPES", "run_finetune", "run_probe", "feature_bank"]
 
@@ -82,10 +83,12 @@ RECIPES: dict[str, Recipe] = {
 
 
 def run_finetune(split: FewShotSplit, test: TextDataset, recipe: Recipe, seed: int, *,
-                 bank: FeatureBank | None = None, progress: bool | None = None) -> dict:
+                 bank: FeatureBank | None = None, progress: bool | None = None, hooks: Sequence[Hook] = ()) -> dict:
     """Fine-tune a fresh classifier on ``split`` with ``recipe`` and return its metrics on ``test``.
 
     ``bank`` (frozen features of the same encoder and pooling) saves recomputing them for ``probe_init``.
+    ``hooks`` (fresh ones: a hook may keep state) join the end-to-end stage, e.g. ``[SMART()]``; the
+    mean of each hook's loss term over the last epoch is returned as ``<Hook>_loss``.
     """
     start = time.perf_counter()
     seed_everything(seed)
@@ -109,17 +112,22 @@ def run_finetune(split: FewShotSplit, test: TextDataset, recipe: Recipe, seed: i
             ftr, fdev = (extract_features(model, tok, d.texts, max_length=recipe.max_length, precision=recipe.precision)
                          for d in (ptrain, pdev))
         init_head(model, fit_probe(ftr, ptrain.labels, fdev, pdev.labels))
-    best_dev = None
+    best_dev, hook_losses = None, {}
     if recipe.end_to_end:
-        fit = finetune(model, train, dev if len(dev) else None, config=recipe.train_config(seed, progress=progress))
+        fit = finetune(model, train, dev if len(dev) else None, config=recipe.train_config(seed, progress=progress),
+                       hooks=hooks)
         steps, best_dev = steps + fit.steps, fit.best.get("accuracy")
+        hook_losses = {k: v for k, v in fit.history[-1].items() if k.endswith("_loss") and k[0].isupper()}
+    elif hooks:
+        raise ValueError("hooks act in the end-to-end stage, but this recipe has end_to_end=False")
     elif not recipe.probe_init:
         raise ValueError("a recipe with end_to_end=False needs probe_init=True (otherwise the head is untrained)")
     test_m = evaluate(model, test_data, precision=recipe.precision)
     train_m = evaluate(model, train.head(512), precision=recipe.precision)
     return dict(test_accuracy=test_m["accuracy"], test_loss=test_m["loss"], train_accuracy=train_m["accuracy"],
                 dev_accuracy=best_dev, steps=steps,
-                n_train=len(split.train), n_dev=len(split.dev), n_test=len(test), wall_time=time.perf_counter() - start)
+                n_train=len(split.train), n_dev=len(split.dev), n_test=len(test), wall_time=time.perf_counter() - start,
+                **hook_losses)
 
 
 def run_probe(split: FewShotSplit, test: TextDataset, bank: FeatureBank) -> dict:

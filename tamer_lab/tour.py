@@ -22,7 +22,7 @@ from .data.text import TextDataset, few_shot, real_task
 from .experiments import Grid, Results
 from .recipes import RECIPES, Recipe, feature_bank, run_finetune, run_probe
 
-__all__ = ["TourSettings", "tour_settings", "run_tour", "tour_data", "METHODS"]
+__all__ = ["TourSettings", "tour_settings", "run_tour", "tour_data", "tour_split", "task_feature_bank", "METHODS"]
 
 METHODS = ("fine-tune", "linear probe", "from scratch")
 
@@ -70,19 +70,30 @@ def tour_data(test_size: int | None = None) -> tuple[TextDataset, TextDataset]:
     return train, test
 
 
-@functools.lru_cache(maxsize=4)
 def _bank(settings: TourSettings):
-    train, test = tour_data(settings.test_size)
-    if settings.mode == "full":
+    return task_feature_bank(settings.finetune, tuple(settings.budgets), tuple(settings.seeds), settings.test_size,
+                             every_text=settings.mode == "full")
+
+
+@functools.lru_cache(maxsize=4)
+def task_feature_bank(recipe: Recipe, budgets: tuple, seeds: tuple, test_size: int | None = None, *,
+                      every_text: bool = True):
+    """Frozen features of the real task under ``recipe``'s encoder, pooling and length (cached on disk).
+
+    ``every_text``: every train and test text (full runs); otherwise only the test texts and those of
+    the few-label splits ``tour_split(train, b, s)`` for the given budgets and seeds (quick runs).
+    """
+    train, test = tour_data(test_size)
+    if every_text:
         texts = train.texts + test.texts
-    else:  # only the texts the quick cells touch
+    else:
         texts = list(test.texts)
-        for b in settings.budgets:
-            for s in settings.seeds:
+        for b in budgets:
+            for s in seeds:
                 sp = tour_split(train, b, s)
                 texts += sp.train.texts + sp.dev.texts
-    r = settings.finetune
-    return feature_bank(texts, encoder=r.encoder, pooling=r.pooling, max_length=r.max_length, precision=r.precision)
+    return feature_bank(texts, encoder=recipe.encoder, pooling=recipe.pooling, max_length=recipe.max_length,
+                        precision=recipe.precision)
 
 
 DEV_MAX_PER_CLASS = 256

@@ -18,6 +18,9 @@ A hook with ``replaces_task_loss = True`` (FreeLB) makes its own backward passes
 its ``loss`` call and returns that loss's value, detached: the loop then leaves the clean task loss out
 of the step (the other hooks' terms are still added and backpropagated) and records the returned value.
 
+Each epoch's history entry holds the mean of every hook's loss term as ``<HookClass>_loss`` (e.g.
+``SMART_loss``), for the hooks whose ``loss`` returned a value, so the size of a regularizer is visible.
+
 Multi-GPU: the loop is plain PyTorch on one device. For several GPUs, wrap the model in
 ``torch.nn.parallel.DistributedDataParallel`` inside a script launched with ``torchrun`` and give each
 rank its shard of ``train``; nothing in the hooks assumes a single process.
@@ -231,6 +234,12 @@ def _better(a: dict, b: dict | None) -> bool:
     return b is None or (a["accuracy"], -a["loss"]) > (b["accuracy"], -b["loss"])
 
 
+def _hook_names(hooks: Sequence[Hook]) -> list[str]:
+    """History keys of the hooks' loss terms: ``SMART_loss``, or ``SMART_loss_0``, ``SMART_loss_1`` for twins."""
+    names = [type(h).__name__ for h in hooks]
+    return [f"{n}_loss" if names.count(n) == 1 else f"{n}_loss_{names[:i].count(n)}" for i, n in enumerate(names)]
+
+
 def finetune(model: nn.Module, train, dev=None, *, config: TrainConfig | None = None, hooks: Sequence[Hook] = (),
              loss_fn: Callable | None = None, optimizer: torch.optim.Optimizer | None = None,
              collate_fn=collate, **overrides) -> FitResult:
@@ -267,6 +276,7 @@ def finetune(model: nn.Module, train, dev=None, *, config: TrainConfig | None = 
         raise ValueError(f"at most one hook may replace the task loss, got {len(replaced)}: {replaced}")
     for h in hooks:
         _setup(h, model, optimizer, total)
+    hook_names = _hook_names(hooks)
     show = progress_enabled() if cfg.progress is None else cfg.progress
     bar = tqdm(total=total, desc="fine-tuning", disable=not show, leave=False)
     result = FitResult(config=asdict(cfg))
@@ -276,6 +286,7 @@ def finetune(model: nn.Module, train, dev=None, *, config: TrainConfig | None = 
     try:
         for epoch in range(n_epochs):
             running, seen = torch.zeros((), device=device), 0
+            extra_sums, contributed = torch.zeros(len(hooks), device=device), set()
             for batch in loader:
                 if step >= total:
                     break
@@ -283,9 +294,11 @@ def finetune(model: nn.Module, train, dev=None, *, config: TrainConfig | None = 
                 with autocast(device, dtype):
                     logits = model(**_inputs(batch))
                     loss = None if replaced else loss_fn(logits.float(), batch["labels"])
-                    for h in hooks:
+                    for i, h in enumerate(hooks):
                         extra = h.loss(model, batch, logits)
                         if extra is not None:
+                            extra_sums[i] += extra.detach().float() * len(batch["labels"])
+                            contributed.add(i)
                             loss = extra if loss is None else loss + extra
                 if loss is None:
                     raise ValueError(f"{replaced[0]!r} replaces the task loss but its loss() returned None; it must "
@@ -311,6 +324,8 @@ def finetune(model: nn.Module, train, dev=None, *, config: TrainConfig | None = 
                 bar.update(1)
             record = {"epoch": epoch, "step": step, "train_loss": (running / max(seen, 1)).item(),
                       "seconds": time.perf_counter() - start}
+            means = (extra_sums / max(seen, 1)).tolist()
+            record.update((hook_names[i], means[i]) for i in sorted(contributed))
             if dev is not None and len(dev) and ((epoch + 1) % eval_every == 0 or epoch == n_epochs - 1):
                 metrics = evaluate(model, dev, batch_size=cfg.eval_batch_size, device=device,
                                    precision=cfg.precision, collate_fn=collate_fn)

@@ -67,6 +67,7 @@ __all__ = [
     "check_quadratic_form",
     "check_vat_power_iteration",
     "check_max_margin",
+    "check_smart_flattens_two_moons",
 ]
 
 NOTEBOOK = "10_adversarial_regularization"
@@ -577,3 +578,44 @@ def check_max_margin(quick: bool, *, direction: np.ndarray | None = None, eps_fr
                       f"loss, {steps} steps; the adversarial slope flattens as t grows (seed 0: -0.36 up to 2e4, "
                       "-0.26 up to 2e5): "
                       "no clean power law here, so no exponent is asserted"}
+
+
+@register("smart_flattens_two_moons", notebook=NOTEBOOK,
+          statement="two moons, 12 labels, ReLU MLP: with SMART's penalty on labelled and unlabelled points, the mean "
+                    "local Lipschitz constant ||dp/dx||_2 over test points falls as lambda_s grows, and at the largest "
+                    "lambda_s it is below vanilla's on every seed",
+          source="SMART's penalty is eps^2 lambda_max(G)/2 to second order, G = J^T (diag p - p p^T) J and "
+                 "dp/dx = (diag p - p p^T) J (Jiang et al. ACL 2020; the quadratic-form check above)")
+def check_smart_flattens_two_moons(quick: bool, *, records: list | None = None) -> dict:
+    """Run (or reuse) the two-moons sweep and assert the Lipschitz estimate falls with λ_s (``records``: for tests)."""
+    from ..adversarial.moons import VARIANTS, moons_settings, moons_sweep, plot_sweep
+
+    records = moons_sweep(moons_settings(quick), progress=False) if records is None else records
+    both = [r for r in records if r["variant"] == VARIANTS[1]]
+    weights = sorted({r["weight"] for r in both})
+    means = np.array([np.mean([r["lipschitz"] for r in both if r["weight"] == w]) for w in weights])
+    rising = np.flatnonzero(np.diff(means) >= 0)
+    if rising.size:
+        i = int(rising[0])
+        raise CheckFailed(f"the mean local Lipschitz estimate does not fall from lambda_s = {weights[i]:g} "
+                          f"({means[i]:.4g}) to {weights[i + 1]:g} ({means[i + 1]:.4g})",
+                          measured=float(means[i + 1]), predicted=f"< {means[i]:.4g}")
+    by_seed = {(r["seed"], r["weight"]): r["lipschitz"] for r in both}
+    seeds = sorted({r["seed"] for r in both})
+    top = weights[-1]
+    worse = [s for s in seeds if by_seed[(s, top)] >= by_seed[(s, 0.0)]]
+    if worse:
+        s = worse[0]
+        raise CheckFailed(f"seed {s}: at lambda_s = {top:g} the local Lipschitz estimate {by_seed[(s, top)]:.4g} is "
+                          f"not below vanilla's {by_seed[(s, 0.0)]:.4g}", measured=by_seed[(s, top)],
+                          predicted=f"< {by_seed[(s, 0.0)]:.4g}")
+    err = {w: np.mean([r["test_error"] for r in both if r["weight"] == w]) for w in weights}
+    best = min(err, key=err.get)
+    axes = plot_sweep(records)
+    return {"predicted": "mean ||dp/dx||_2 strictly decreasing in lambda_s; at the largest lambda_s below vanilla on "
+                         "every seed",
+            "measured": "mean ||dp/dx||_2 " + ", ".join(f"{m:.3f}" for m in means) + " at lambda_s = "
+                        + ", ".join(f"{w:g}" for w in weights) + f"; below vanilla on {len(seeds)}/{len(seeds)} seeds",
+            "figure": save_figure(axes[0].figure, "smart_flattens_two_moons"),
+            "detail": f"test error (not asserted) {err[0.0]:.3f} at lambda_s = 0, lowest {err[best]:.3f} at "
+                      f"lambda_s = {best:g}, {err[top]:.3f} at {top:g}; {len(seeds)} seeds"}
