@@ -100,3 +100,38 @@ def test_every_method_runs_on_the_real_encoder_and_the_grid_resumes(tmp_cache):
     assert by["SMART (normalize)"]["SMART_loss"] > by["SMART (ball)"]["SMART_loss"]  # unit-norm tokens vs ε=1e-5
     again = run_study(settings=settings, progress=False, methods=["vanilla", "R3F"])
     assert [r["cell_seconds"] for r in again.records] == [by["vanilla"]["cell_seconds"], by["R3F"]["cell_seconds"]]
+
+
+def test_penalty_sources_separates_dropout_from_the_perturbation():
+    from tamer_lab.adversarial import R3F
+    from tamer_lab.adversarial.study import penalty_sources
+    from tamer_lab.data import collate, tokenize
+    from tamer_lab.models import tiny_bert, tiny_tokenizer
+
+    texts = ["a great fun film", "awful boring plot", "not very good", "the plot was fun"]
+    data = tokenize(tiny_tokenizer(), texts, [1, 0, 0, 1], max_length=12)
+    batch = collate([data[i] for i in range(4)])
+    model = tiny_bert()
+    model.train()
+    src = penalty_sources(model, batch, SMART(eps=1e-5, sigma=1e-5, weight=3.0), repeats=2)
+    assert model.training  # the mode is restored
+    assert src["dropout"] > 0 and src["eval"] < 1e-3 * src["train"]  # ε = 1e-5: dropout dominates
+    big = penalty_sources(model, batch, SMART(projection="normalize"), repeats=2)
+    assert big["eval"] > 100 * src["eval"]  # unit-norm tokens are a large perturbation
+    assert penalty_sources(model, batch, R3F(), repeats=1)["eval"] < src["train"]
+
+
+def test_run_study_takes_your_own_variants_and_checks_them_first(monkeypatch, tmp_cache):
+    import tamer_lab.adversarial.study as S
+
+    seen = []
+    monkeypatch.setattr(S, "_cell", lambda settings, cfg: seen.append(cfg["params"]["hooks"]) or
+                        dict(test_accuracy=0.5, n_train=8))
+    settings = StudySettings(budgets=(4,), seeds=(0,), test_size=50, mode="quick")
+    with pytest.raises(ValueError, match="unknown hook 'Smart'"):
+        run_study(settings=settings, methods={"mine": (("Smart", {}),)}, progress=False)
+    with pytest.raises(TypeError):
+        run_study(settings=settings, methods={"mine": (("SMART", {"radius": 1.0}),)}, progress=False)
+    res = run_study(settings=settings, methods={"vanilla": (), "SMART eps=1e-2": (("SMART", {"eps": 1e-2}),)},
+                    progress=False, recompute=True)
+    assert res.methods() == ["vanilla", "SMART eps=1e-2"] and seen == [[], [["SMART", {"eps": 1e-2}]]]

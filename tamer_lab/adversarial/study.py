@@ -107,51 +107,58 @@ def run_study(quick: bool | None = None, *, methods=None, progress: bool | None 
               settings: StudySettings | None = None) -> Results:
     """Run (or read from the cache) every cell of the study and return the results.
 
-    ``methods``: a subset of ``METHODS`` by name (default: the settings' methods), in the order given.
+    ``methods``: names from ``METHODS`` (default: the settings' methods), in the order given, or a dict
+    of your own variants, name -> hooks as (class name, kwargs) pairs, e.g.
+    ``{"vanilla": (), "SMART eps=1e-2": (("SMART", {"eps": 1e-2, "step_size": 1e-2}),)}``.
     """
     settings = settings or study_settings(quick)
-    names = list(methods or settings.methods)
-    for n in names:
+    specs = dict(methods) if isinstance(methods, dict) else {}
+    for n in ([] if specs else list(methods or settings.methods)):
         if n not in METHODS:
-            raise ValueError(f"unknown method {n!r}; choose from {list(METHODS)}")
-    params = {n: {"hooks": [[h, kw] for h, kw in METHODS[n]], "recipe": settings.recipe.to_dict()} for n in names}
+            raise ValueError(f"unknown method {n!r}; choose from {list(METHODS)}, or pass a dict name -> hooks")
+        specs[n] = METHODS[n]
+    for n, spec in specs.items():
+        build_hooks(spec)  # fail now on a bad spec, not in the middle of the grid
+    params = {n: {"hooks": [[h, dict(kw)] for h, kw in spec], "recipe": settings.recipe.to_dict()}
+              for n, spec in specs.items()}
     common = dict(task="rotten_tomatoes", split_seed=0, test_size=settings.test_size, version=1)
     grid = Grid("adversarial_study", functools.partial(_cell, settings), methods=params, budgets=settings.budgets,
                 seeds=settings.seeds, common=common, progress=progress)
     return grid.run(recompute=recompute)
 
 
-def penalty_sources(model, batch: dict, smart: SMART | None = None, *, repeats: int = 5, seed: int = 0) -> dict:
-    """Where SMART's penalty comes from on ``batch``: the adversarial δ, or the dropout masks?
+def penalty_sources(model, batch: dict, hook=None, *, repeats: int = 5, seed: int = 0) -> dict:
+    """Where a perturbation penalty comes from on ``batch``: the perturbation δ, or the dropout masks?
 
-    In training mode the clean and the perturbed forward passes draw different dropout masks, so R_s
-    also measures the divergence between two dropout networks (as R-Drop does on purpose). Returns the
-    mean over ``repeats`` draws of: ``train`` (the penalty as training computes it), ``eval`` (the same
-    with dropout off: the adversarial part alone) and ``dropout`` (symmetric KL between two clean
-    forward passes in training mode, no δ), each without SMART's weight λ_s.
+    In training mode the clean and the perturbed forward passes draw different dropout masks, so
+    SMART's R_s (or R3F's, VAT's: any ``hook`` with ``penalty(model, batch, logits)``, default
+    ``SMART()``) also measures the divergence between two dropout networks, as R-Drop does on purpose.
+    Returns the mean over ``repeats`` draws of ``train`` (the penalty as training computes it), ``eval``
+    (the same with dropout off: the perturbation's part alone) and ``dropout`` (symmetric KL between
+    two clean forward passes in training mode, no δ), the first two divided by the hook's ``weight``.
     """
     import torch
 
     from .smart import symmetric_kl
 
-    smart = smart or SMART()
+    hook = hook if hook is not None else SMART()
+    weight = max(float(getattr(hook, "weight", 1.0)), 1e-30)
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
     was_training = model.training
     out = {"train": [], "eval": [], "dropout": []}
-    gen_state = torch.random.get_rng_state()
+    rng_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
         for _ in range(repeats):
             for mode in ("train", "eval"):
                 model.train(mode == "train")
-                logits = model(**{k: v for k, v in batch.items() if k != "labels"})
-                out[mode].append(smart.penalty(model, batch, logits).item() / max(smart.weight, 1e-30))
+                out[mode].append(hook.penalty(model, batch, model(**inputs)).item() / weight)
             model.train(True)
             with torch.no_grad():
-                a, b = (model(**{k: v for k, v in batch.items() if k != "labels"}) for _ in range(2))
-            out["dropout"].append(float(symmetric_kl(a, b)))
+                out["dropout"].append(symmetric_kl(model(**inputs), model(**inputs)).item())
     finally:
         model.train(was_training)
-        torch.random.set_rng_state(gen_state)
+        torch.random.set_rng_state(rng_state)
     return {k: float(np.mean(v)) for k, v in out.items()}
 
 
