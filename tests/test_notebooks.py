@@ -31,3 +31,14 @@ def test_notebook_hygiene(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_each_notebook_has_its_theory_note(path):
     assert (ROOT / "theory" / f"{path.stem}.md").is_file()
+
+
+def test_every_registered_check_is_required_in_its_notebook():
+    from tamer_lab.theory.checks import load_all, registered
+
+    load_all()
+    for check in registered():
+        path = ROOT / "notebooks" / f"{check.notebook}.ipynb"
+        assert path.is_file(), f"check {check.name!r} names notebook {check.notebook!r}, which does not exist"
+        source = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        assert f'"{check.name}"' in source, f"notebook {path.name} does not run its check {check.name!r}"
