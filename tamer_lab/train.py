@@ -235,9 +235,9 @@ def _better(a: dict, b: dict | None) -> bool:
 
 
 def _hook_names(hooks: Sequence[Hook]) -> list[str]:
-    """History keys of the hooks' loss terms: ``SMART_loss``, or ``SMART_loss_0``, ``SMART_loss_1`` for twins."""
+    """History keys of the hooks' loss terms: ``SMART_loss``, or ``SMART_0_loss``, ``SMART_1_loss`` for twins."""
     names = [type(h).__name__ for h in hooks]
-    return [f"{n}_loss" if names.count(n) == 1 else f"{n}_loss_{names[:i].count(n)}" for i, n in enumerate(names)]
+    return [f"{n}_loss" if names.count(n) == 1 else f"{n}_{names[:i].count(n)}_loss" for i, n in enumerate(names)]
 
 
 def finetune(model: nn.Module, train, dev=None, *, config: TrainConfig | None = None, hooks: Sequence[Hook] = (),

@@ -30,7 +30,7 @@ def test_finetune_records_each_hooks_mean_loss_term_and_skips_hooks_without_one(
     assert rec["SMART_loss"] > 0 and "L2SP_loss" not in rec  # L2-SP adds its gradient, it returns no loss term
     twins = finetune(MLP(4, 2, hidden=(8,)), toy(), hooks=[SMART(), SMART(projection="normalize")], epochs=1,
                      batch_size=8, progress=False)
-    assert {"SMART_loss_0", "SMART_loss_1"} <= set(twins.history[-1])
+    assert {"SMART_0_loss", "SMART_1_loss"} <= set(twins.history[-1])
 
 
 def test_build_hooks_gives_fresh_hooks_and_clear_errors():
